@@ -1,0 +1,1 @@
+"""Custom actions: thin, one module per concern. Rules live in bot/."""

@@ -1,0 +1,216 @@
+"""5-fold cross-validation of the NLU pipeline against its alternatives.
+
+    .venv/bin/python bench/nlu/crossval.py            # all configurations, writes REPORT.md
+    .venv/bin/python bench/nlu/crossval.py --configs final no_char_ngrams --folds 5
+
+Each configuration is trained on 4/5 of data/nlu and tested on the held-out fifth (stratified by
+intent, same folds for every configuration). The classifier's own intent is scored (the first
+entry of the ranking that is not nlu_fallback), so the FallbackClassifier threshold can be chosen
+from the confidences afterwards. Figures go to bench/nlu/REPORT.md and results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+
+# The alternatives are derived from config.yml each run, so they differ from it in one point only.
+CONFIGS = {
+    "final": "config.yml as it is",
+    "no_spacy": "WhitespaceTokenizer instead of the nl_gids spaCy pipeline (no lemmas, no gazetteer)",
+    "no_char_ngrams": "without the character n-gram CountVectorsFeaturizer",
+    "logistic_regression": "LogisticRegressionClassifier instead of DIET",
+}
+THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+
+
+def derive_config(name: str, target: Path) -> Path:
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config.yml").read_text())
+    pipe = cfg["pipeline"]
+    if name == "no_spacy":
+        pipe = [c for c in pipe if c["name"] not in ("SpacyNLP", "SpacyEntityExtractor")]
+        pipe = [{"name": "WhitespaceTokenizer"} if c["name"] == "SpacyTokenizer" else c for c in pipe]
+    elif name == "no_char_ngrams":
+        pipe = [c for c in pipe if c.get("analyzer") != "char_wb"]
+    elif name == "logistic_regression":
+        pipe = [{"name": "LogisticRegressionClassifier"} if c["name"] == "DIETClassifier" else c for c in pipe]
+    elif name != "final":
+        raise ValueError(name)
+    cfg["pipeline"] = pipe
+    target.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return target
+
+
+def load_examples() -> List[Tuple[str, str, Dict]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data" / "nlu"))
+    return [(m.get("text"), m.get("intent"), m) for m in data.intent_examples], data
+
+
+def stratified_folds(examples, k: int, seed: int = 13) -> List[List[int]]:
+    by_intent: Dict[str, List[int]] = defaultdict(list)
+    for i, (_, intent, _) in enumerate(examples):
+        by_intent[intent].append(i)
+    folds: List[List[int]] = [[] for _ in range(k)]
+    rng = random.Random(seed)
+    for intent in sorted(by_intent):
+        idx = by_intent[intent][:]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[j % k].append(i)
+    return folds
+
+
+def write_fold_data(data, train_idx: List[int], examples, path: Path) -> None:
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    train = TrainingData(
+        training_examples=[examples[i][2] for i in train_idx],
+        entity_synonyms=data.entity_synonyms,
+        regex_features=data.regex_features,
+        lookup_tables=data.lookup_tables,
+    )
+    path.write_text(train.nlu_as_yaml(), encoding="utf-8")
+
+
+async def predict(model_path: str, texts: List[str]) -> List[Tuple[str, float]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model_path)
+    out = []
+    for text in texts:
+        parsed = await agent.parse_message(text)
+        ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+        top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+        out.append((top["name"], float(top["confidence"])))
+    return out
+
+
+def run_config(name: str, examples, data, folds) -> Dict:
+    from rasa.model_training import train_nlu
+
+    config_path = derive_config(name, Path(tempfile.mkdtemp()) / f"{name}.yml")
+    records = []
+    started = time.time()
+    for f, test_idx in enumerate(folds):
+        test_set = set(test_idx)
+        train_idx = [i for i in range(len(examples)) if i not in test_set]
+        with tempfile.TemporaryDirectory() as tmp:
+            nlu_file = Path(tmp) / "nlu.yml"
+            write_fold_data(data, train_idx, examples, nlu_file)
+            model = train_nlu(str(config_path), str(nlu_file), output=tmp, fixed_model_name=f"fold{f}")
+            preds = asyncio.run(predict(model, [examples[i][0] for i in test_idx]))
+        for i, (pred, conf) in zip(test_idx, preds):
+            records.append({"text": examples[i][0], "intent": examples[i][1], "predicted": pred,
+                            "confidence": conf, "fold": f})
+        print(f"[{name}] fold {f + 1}/{len(folds)} done ({time.time() - started:.0f} s)", flush=True)
+    return {"records": records, "seconds": time.time() - started}
+
+
+def scores(records: List[Dict]) -> Dict:
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    y = [r["intent"] for r in records]
+    p = [r["predicted"] or "none" for r in records]
+    labels = sorted(set(y))
+    prec, rec, f1, support = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
+    per_intent = {l: {"precision": float(a), "recall": float(b), "f1": float(c), "support": int(d)}
+                  for l, a, b, c, d in zip(labels, prec, rec, f1, support)}
+    confusions = defaultdict(int)
+    for t, q in zip(y, p):
+        if t != q:
+            confusions[(t, q)] += 1
+    thresholds = {}
+    for th in THRESHOLDS:
+        kept = [r for r in records if r["confidence"] >= th]
+        wrong_kept = sum(1 for r in kept if r["predicted"] != r["intent"])
+        right_dropped = sum(1 for r in records if r["confidence"] < th and r["predicted"] == r["intent"])
+        thresholds[str(th)] = {"fallback_rate": 1 - len(kept) / len(records),
+                               "wrong_answers": wrong_kept / len(records),
+                               "right_answers_lost": right_dropped / len(records)}
+    return {"accuracy": float(accuracy_score(y, p)),
+            "macro_f1": float(f1_score(y, p, labels=labels, average="macro", zero_division=0)),
+            "per_intent": per_intent,
+            "confusions": sorted(([a, b, n] for (a, b), n in confusions.items()), key=lambda x: -x[2])[:10],
+            "thresholds": thresholds}
+
+
+TOPICS = {"ask_retraining", "ask_debt_help", "ask_language_help", "ask_vacancies", "ask_benefits",
+          "ask_career_advice", "ask_dismissal_help", "ask_apprenticeship", "employer_hiring",
+          "employer_training"}
+
+
+def report(results: Dict[str, Dict], n_examples: int, folds: int) -> str:
+    lines = ["# NLU pipeline: 5-fold cross-validation", "",
+             f"Reproduce: `.venv/bin/python bench/nlu/crossval.py` (about 30 minutes on 2 cores).",
+             f"Data: {n_examples} examples in data/nlu, {folds} stratified folds (seed 13), the same "
+             "folds for every configuration. Scored: the classifier's own top intent (before the "
+             "FallbackClassifier).", "",
+             *[f"- **{k}**: {v}" for k, v in CONFIGS.items() if k in results], "",
+             "| configuration | accuracy | macro-F1 | lowest topic F1 | weakest intents (F1) | train+test time |",
+             "|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        s = res["scores"]
+        per = s["per_intent"]
+        weakest = sorted(per.items(), key=lambda kv: kv[1]["f1"])[:3]
+        lowest_topic = min(v["f1"] for k, v in per.items() if k in TOPICS)
+        lines.append(f"| {name} | {s['accuracy']:.3f} | {s['macro_f1']:.3f} | {lowest_topic:.3f} | "
+                     + ", ".join(f"{k} {v['f1']:.2f}" for k, v in weakest)
+                     + f" | {res['seconds'] / 60:.1f} min |")
+    for name, res in results.items():
+        s = res["scores"]
+        lines += ["", f"## {name}", "", "Per intent:", "", "| intent | precision | recall | F1 | n |",
+                  "|---|---|---|---|---|"]
+        for k, v in sorted(s["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
+            lines.append(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
+        lines += ["", "Most frequent confusions (true → predicted: count): "
+                  + "; ".join(f"{a} → {b}: {n}" for a, b, n in s["confusions"]) or "none", "",
+                  "Fallback threshold (share of all test messages):", "",
+                  "| threshold | clarifying question instead | wrong answer given | right answer lost |",
+                  "|---|---|---|---|"]
+        for th, t in s["thresholds"].items():
+            lines.append(f"| {th} | {t['fallback_rate']:.3f} | {t['wrong_answers']:.3f} | {t['right_answers_lost']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    examples, data = load_examples()
+    folds = stratified_folds(examples, args.folds)
+    results = {}
+    for name in args.configs:
+        res = run_config(name, examples, data, folds)
+        res["scores"] = scores(res["records"])
+        results[name] = res
+        print(f"[{name}] accuracy {res['scores']['accuracy']:.3f} macro-F1 {res['scores']['macro_f1']:.3f}", flush=True)
+    (HERE / "results.json").write_text(json.dumps(
+        {k: {"scores": v["scores"], "seconds": v["seconds"],
+             "errors": [r for r in v["records"] if r["predicted"] != r["intent"]]}
+         for k, v in results.items()}, indent=1, ensure_ascii=False))
+    (HERE / "REPORT.md").write_text(report(results, len(examples), args.folds))
+    print((HERE / "REPORT.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Where things are. Every path can be overridden from the environment (see README)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+ROUTING_DIR = Path(os.environ.get("GIDS_ROUTING_DIR", DATA_DIR / "routing"))
+NLU_DIR = DATA_DIR / "nlu"
+BUILD_DIR = Path(os.environ.get("GIDS_BUILD_DIR", ROOT / "build"))
+CACHE_DIR = Path(os.environ.get("GIDS_CACHE_DIR", Path.home() / ".cache" / "werkcentrum-gids"))
+
+# The spaCy package that config.yml's SpacyNLP loads by name.
+SPACY_PACKAGE = "nl_gids"
+SPACY_BASE_MODEL = "nl_core_news_sm"

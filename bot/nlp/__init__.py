@@ -1,0 +1,1 @@
+"""Dutch language processing: the spaCy pipeline (nl_gids) and the Rasa components around it."""

@@ -1,0 +1,73 @@
+"""Rasa NLU components of the gids (listed by module path in config.yml).
+
+InputGuard sits first: the classifier sees plain text (no HTML, no 5,000-character walls).
+SafetyNet sits last: messages about acute danger become ``crisis`` and messages without words
+become ``nlu_fallback``, whatever DIET and the FallbackClassifier said before.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.safety import mentions_crisis
+from bot.text import InputKind, classify_input, clean_for_classifier
+
+CRISIS_INTENT = "crisis"
+FALLBACK_INTENT = "nlu_fallback"
+# A lone 👍 or 🙏 is an answer people give on WhatsApp; other emoji-only messages are not.
+EMOJI_ANSWER_INTENTS = {"affirm", "deny", "thank", "greet", "goodbye"}
+
+
+class _Stateless(GraphComponent):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> GraphComponent:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class InputGuard(_Stateless):
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if text:
+                message.set(TEXT, clean_for_classifier(text), add_to_output=False)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        # Training examples are plain already; cleaning them keeps train and use alike.
+        self.process([m for m in training_data.training_examples if m.get(TEXT)])
+        return training_data
+
+
+def _override(message: Message, intent: str) -> None:
+    message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent]
+    message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}] + ranking,
+                add_to_output=True)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class SafetyNet(_Stateless):
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if mentions_crisis(text):
+                _override(message, CRISIS_INTENT)
+                continue
+            kind = classify_input(text)
+            intent = (message.get(INTENT) or {}).get("name")
+            if kind == InputKind.EMPTY or (
+                    kind == InputKind.NO_WORDS and intent not in EMOJI_ANSWER_INTENTS):
+                _override(message, FALLBACK_INTENT)
+        return messages
