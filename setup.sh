@@ -28,6 +28,12 @@ find_python310() {
   return 1
 }
 
+if [ "${1:-}" = "--find-python" ]; then
+  # For tests and for the curious: which python3.10 would set-up use?
+  find_python310 || { echo "Python 3.10 was not found." >&2; exit 1; }
+  exit 0
+fi
+
 step "Python 3.10 (Rasa 3.6 does not run on 3.11 or newer)"
 if ! is_python310 .venv/bin/python; then
   PY310="$(find_python310)" || die "Python 3.10 was not found. Install it (for example 'pyenv install 3.10.13', or 'apt install python3.10 python3.10-venv') or point GIDS_PYTHON at a python3.10 binary, then run this again."
@@ -59,9 +65,7 @@ if ! .venv/bin/python -c 'import nl_core_news_sm' 2>/dev/null && [ ! -e .venv/.g
     .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps "$NL_CORE_NEWS_SM_WHEEL"
   elif timeout 120 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps "$NL_CORE_NEWS_SM_URL" >/dev/null 2>&1; then
     echo "installed nl_core_news_sm 3.4.0"
-  else
-    echo "nl_core_news_sm could not be downloaded (offline?); set NL_CORE_NEWS_SM_WHEEL to a local wheel to use it."
-  fi
+  fi  # when neither worked, the build below says so in one line
   touch .venv/.gids-spacy-base  # asked once per dependency install, not on every run
 fi
 .venv/bin/gids nlp build

@@ -15,7 +15,7 @@ _CRISIS_PATTERNS = [
     r"\b(?:niet|nie) meer (?:leven|willen leven|verder willen|wakker worden)",
     r"\bwil er niet meer zijn", r"\ber niet meer willen zijn",
     r"\b(?:een )?(?:eind|einde) (?:aan|maken aan) (?:mijn|m[ij]n|het) leven",
-    r"\bmijn leven beeindigen", r"\bmezelf (?:iets )?(?:aandoen|aan te doen|van kant maken|ophangen)",
+    r"\bmijn leven beeindigen", r"\bmezelf (?:iets )?(?:aandoen?|aan te doen|van kant (?:te )?maken|ophangen)",
     r"\bmezelf (?:snijden|pijn doen)", r"\bvan (?:de|een) (?:brug|flat|dak) springen",
     r"\bvoor de trein (?:springen|gaan liggen)", r"\bpillen (?:slikken|innemen) om",
     r"\bkill myself", r"\bend my life", r"\bwant to die",

@@ -118,9 +118,10 @@ def package(pipeline_dir: Path, dist_dir: Path, version: str) -> Path:
     meta = json.loads((pipeline_dir / "meta.json").read_text())
     meta["version"] = version
     (pipeline_dir / "meta.json").write_text(json.dumps(meta, indent=2))
-    subprocess.run([sys.executable, "-m", "spacy", "package", str(pipeline_dir), str(dist_dir),
-                    "--code", str(COMPONENTS_FILE), "--force"], check=True,
-                   stdout=subprocess.DEVNULL)
+    result = subprocess.run([sys.executable, "-m", "spacy", "package", str(pipeline_dir), str(dist_dir),
+                             "--code", str(COMPONENTS_FILE), "--force"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"spacy package failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     sdists = list(dist_dir.glob("*/dist/*.tar.gz"))
     if len(sdists) != 1:
         raise RuntimeError(f"spacy package made {sdists}, expected one sdist")
@@ -150,8 +151,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = config.BUILD_DIR / "spacy" / config.SPACY_PACKAGE
     info = build(out, args.base)
     if info["base"].startswith("blank"):
-        print(f"NOTE: {config.SPACY_BASE_MODEL} is not installed; the Dutch pipeline is built on "
-              f"spacy.blank('nl') (no tagger, parser or vectors).")
+        print(f"NOTE: {config.SPACY_BASE_MODEL} could not be installed (offline? set "
+              f"NL_CORE_NEWS_SM_WHEEL to a local wheel): the Dutch pipeline is built on "
+              f"spacy.blank('nl'), without tagger, parser or vectors.")
     print(f"built {out}: base {info['base']}, {info['places']} places, {info['languages']} languages, "
           f"{info['patterns']} patterns")
     if args.no_install:

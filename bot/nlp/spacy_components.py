@@ -74,7 +74,6 @@ def find_context_places(doc: Doc, context_places: Iterable[str]) -> List[Span]:
     return spans
 
 
-@Language.factory("gids_context_entities", default_config={"context_places": []})
 def make_context_entities(nlp: Language, name: str, context_places: List[str]):
     return ContextEntities(context_places)
 
@@ -93,3 +92,10 @@ class ContextEntities:
             # A postcode wins over a place the ruler found in the same tokens (none expected).
             doc.ents = filter_spans(new + list(doc.ents))
         return doc
+
+
+# This file exists twice at run time: as bot.nlp.spacy_components and as the copy inside the
+# installed nl_gids package. Whichever is imported first registers the factory.
+if not Language.has_factory("gids_context_entities"):
+    Language.factory("gids_context_entities", default_config={"context_places": []},
+                     func=make_context_entities)

@@ -1,0 +1,24 @@
+import pytest
+
+from bot.safety import mentions_crisis
+
+
+@pytest.mark.parametrize("text", [
+    "ik wil er niet meer zijn", "Ik wil dood", "ik denk aan zelfmoord", "Zelfmoord",
+    "ik wil een eind aan mijn leven maken", "ik ga van een brug springen",
+    "ik ben bang dat ik mezelf iets aandoe", "mijn man slaat me", "ik ben in gevaar",
+    "door de schulden wil ik niet meer leven", "ik ben SUÏCIDAAL", "I want to kill myself",
+    "iemand heeft me met een mes bedreigd", "ik wil mijn leven beëindigen",
+    "moet ik 113 bellen",
+])
+def test_crisis_is_caught(text):
+    assert mentions_crisis(text)
+
+
+@pytest.mark.parametrize("text", [
+    "ik ben doodmoe van mijn werk", "ik heb veel stress door mijn schulden",
+    "mijn baan is dodelijk saai", "ik wil niet meer in de bouw werken",
+    "mijn postcode is 1131 AB", "ik heb 1130 euro schuld", "", "de deurwaarder bedreigt met beslag",
+])
+def test_ordinary_worries_are_not_a_crisis(text):
+    assert not mentions_crisis(text)
