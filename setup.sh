@@ -70,6 +70,10 @@ if ! .venv/bin/python -c 'import nl_core_news_sm' 2>/dev/null && [ ! -e .venv/.g
 fi
 .venv/bin/gids nlp build
 
+step "Database (var/gids.db, or DATABASE_URL)"
+.venv/bin/gids db upgrade
+.venv/bin/gids routing seed --if-empty
+
 step "Rasa model"
 mkdir -p var
 .venv/bin/gids train

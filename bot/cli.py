@@ -14,6 +14,12 @@ def _cmd_nlp_build(args: argparse.Namespace) -> int:
     return build.main(argv)
 
 
+def _cmd_nlp_lookups(args: argparse.Namespace) -> int:
+    from bot.nlp import lookups
+    print(f"wrote {lookups.LOOKUP_FILE} ({lookups.write()} place names)")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from bot.model import ensure_model
     ensure_model(force=args.force)
@@ -63,6 +69,97 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                 print(f"      {i}. {button.get('title')}")
 
 
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.db import database_url, migrate
+    migrate.upgrade()
+    print(f"database schema up to date: {_safe_url(database_url())}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _cmd_routing_seed(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from bot.db import session_scope
+    from bot.db.models import Gemeente
+    from bot.routing.seed import seed
+    with session_scope() as session:
+        if args.if_empty and session.execute(select(func.count()).select_from(Gemeente)).scalar():
+            print("routing table already filled; not seeded again")
+            return 0
+        counts = seed(session)
+    print("routing table seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def _cmd_routing_export(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.routing import io as routing_io
+    if args.format == "csv" and not args.out:
+        print("gids routing export --format csv needs --out DIRECTORY", file=sys.stderr)
+        return 2
+    try:
+        written = routing_io.export_to(args.format, args.out)
+    except SQLAlchemyError as exc:
+        print(f"export failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 4
+    if args.out:  # stdout stays pure YAML; the note goes to stderr
+        print(f"routing table exported to {', '.join(map(str, written or [args.out]))}", file=sys.stderr)
+    return 0
+
+
+def _cmd_routing_import(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.routing import io as routing_io
+    try:
+        result = routing_io.import_files(args.files, dry_run=args.dry_run)
+    except SQLAlchemyError as exc:
+        print(f"import failed in the database, nothing changed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 4
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if not result.ok:
+        n = len(result.problems)
+        print(f"{n} problem{'' if n == 1 else 's'}; nothing was imported", file=sys.stderr)
+        return 1
+    print(("dry run, nothing changed: " if args.dry_run else "imported: ") + str(result.summary))
+    return 0
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from bot.routing import DatabaseUnavailable, route
+    try:
+        result = route(args.topic, args.place, args.audience)
+    except DatabaseUnavailable as exc:
+        print(json.dumps({"error": "database_unavailable", "detail": str(exc)}) if args.json
+              else f"De database is niet bereikbaar: {exc}", file=sys.stderr)
+        return 4
+    code = 0 if "services" in result else 2 if "ambiguous" in result else 3
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return code
+    if code == 0:
+        p = result["place"]
+        print(f"{p['input']} → gemeente {p['gemeente']['name']} ({p['gemeente']['code']}), "
+              f"arbeidsmarktregio {p['region']['name']} ({p['region']['code']})")
+        for s in result["services"]:
+            contact = ", ".join(f"{k}: {v}" for k, v in s["contact"].items()) or "geen contactgegevens bekend"
+            flag = "" if s["verified"] else " [niet geverifieerd]"
+            print(f"- {s['partner']} ({s['partner_type']}, {s['scope']}){flag}: {s['service']} — {contact}")
+    elif code == 2:
+        print("Meerdere gemeenten: " + "; ".join(f"{c['gemeente']['name']} ({c['gemeente']['code']})"
+                                                for c in result["ambiguous"]))
+    else:
+        print(f"{result['error']}: {result['input']!r}; suggesties: {', '.join(result['suggestions']) or '-'}")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gids", description="Werkcentrum Gids")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -73,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--base", help="nl_core_news_sm (default) or 'blank'")
     b.set_defaults(func=_cmd_nlp_build)
 
+    lk = nlp.add_parser("lookups", help="regenerate data/nlu/lookup_location.yml from data/routing")
+    lk.set_defaults(func=_cmd_nlp_lookups)
+
     t = sub.add_parser("train", help="train the Rasa model unless the cached one is current")
     t.add_argument("--force", action="store_true")
     t.set_defaults(func=_cmd_train)
@@ -81,6 +181,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--domain", default=None)
     r.add_argument("--only-failing", action="store_true")
     r.set_defaults(func=_cmd_b1)
+
+    db = sub.add_parser("db", help="the gids database").add_subparsers(dest="what", required=True)
+    u = db.add_parser("upgrade", help="apply the Alembic migrations (DATABASE_URL or var/gids.db)")
+    u.set_defaults(func=_cmd_db_upgrade)
+
+    routing = sub.add_parser("routing", help="the routing table").add_subparsers(dest="what", required=True)
+    sd = routing.add_parser("seed", help="replace the routing table with the seed in data/routing/")
+    sd.add_argument("--if-empty", action="store_true", help="only when the table is empty")
+    sd.set_defaults(func=_cmd_routing_seed)
+    ex = routing.add_parser("export", help="export partners and services (YAML or CSV) for editing")
+    ex.add_argument("--format", choices=["yaml", "csv"], default="yaml")
+    ex.add_argument("--out", help="YAML: a file (default: stdout); CSV: a directory for "
+                                  "partners.csv and services.csv")
+    ex.set_defaults(func=_cmd_routing_export)
+    im = routing.add_parser("import", help="validate and import partners and services (YAML or CSV)")
+    im.add_argument("files", nargs="+", metavar="FILE",
+                    help="a .yml/.yaml file, partners.csv, services.csv or a directory holding them")
+    im.add_argument("--dry-run", action="store_true", help="validate and report, change nothing")
+    im.set_defaults(func=_cmd_routing_import)
+
+    ro = sub.add_parser("route", help="who helps with TOPIC in PLACE (the answer the actions give)")
+    ro.add_argument("--topic", required=True, help="a topic intent, e.g. ask_debt_help")
+    ro.add_argument("--place", required=True, help="place name or postcode")
+    ro.add_argument("--audience", choices=["werkzoekende", "werkende", "werkgever"])
+    ro.add_argument("--json", action="store_true")
+    ro.set_defaults(func=_cmd_route)
 
     c = sub.add_parser("chat", help="chat with a running gids in the terminal (REST channel)")
     c.add_argument("--url", default="http://localhost:5005")

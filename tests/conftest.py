@@ -61,6 +61,18 @@ def require_tool(name: str) -> str:
     pytest.skip(message)
 
 
+def migrate_and_seed(url: str) -> None:
+    """A database at the current schema with the routing seed, as setup.sh makes it."""
+    from bot.db import make_engine, migrate, session_scope
+    from bot.routing.seed import seed
+
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        seed(session)
+    engine.dispose()  # PostgreSQL copies a template database only while nobody is connected
+
+
 @pytest.fixture(scope="session")
 def nlp():
     import spacy
@@ -79,12 +91,15 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server():
-    """A real action server (rasa_sdk) on a free port, for the whole session."""
+def action_server(tmp_path_factory):
+    """A real action server (rasa_sdk) on a free port with its own seeded SQLite database."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('actions-db') / 'gids.db'}"
+    migrate_and_seed(db_url)
     port = free_port()
     log = open(ROOT / "var" / "test-actions.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
-                             "--actions", "actions"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                             "--actions", "actions"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "DATABASE_URL": db_url})
     try:
         wait_for_port(port, 120, proc)
         yield f"http://127.0.0.1:{port}/webhook"

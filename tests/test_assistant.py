@@ -7,7 +7,7 @@ import uuid
 import pytest
 import yaml
 
-from bot import config
+from bot import config, messages
 
 pytestmark = pytest.mark.model
 
@@ -33,7 +33,7 @@ async def test_first_message_gets_the_welcome_with_privacy_note_and_an_answer(ag
     assert said[:3] == [response_text("utter_welcome"), response_text("utter_what_i_do"),
                         response_text("utter_privacy_note")]
     assert "computer" in said[0]
-    assert said[-1] == response_text("utter_topic_ask_debt_help")
+    assert said[3:] == [response_text("utter_topic_ask_debt_help"), messages.ASK_PLACE]
 
 
 @pytest.mark.parametrize("message,intent", [
@@ -51,7 +51,52 @@ async def test_first_message_gets_the_welcome_with_privacy_note_and_an_answer(ag
 async def test_each_topic_gets_its_answer(agent, message, intent):
     sender, _ = await say(agent, "hallo")
     _, out = await say(agent, message, sender)
-    assert texts(out) == [response_text(f"utter_topic_{intent}")]
+    ask = messages.ASK_PLACE_EMPLOYER if intent.startswith("employer") else messages.ASK_PLACE
+    assert texts(out) == [response_text(f"utter_topic_{intent}"), ask]
+
+
+async def test_debts_in_hoogezand_end_to_end(agent):
+    sender, _ = await say(agent, "hoi")
+    await say(agent, "ik heb schulden", sender)
+    _, out = await say(agent, "ik woon in Hoogezand", sender)
+    said = texts(out)
+    assert said[0] == messages.PLACE_FOUND.format(gemeente="Midden-Groningen", region="Groningen")
+    assert said[1] == messages.SERVICES_INTRO.format(topic="schulden")
+    assert said[2].startswith("Gemeente Midden-Groningen: ")
+    assert said[-1] == response_text("utter_ask_handover")
+    cards = [m["custom"] for m in out if m.get("custom")]
+    assert cards and cards[0]["scope"] == "gemeente" and all(not c["verified"] for c in cards)
+    _, out = await say(agent, "nee dank je", sender)
+    assert texts(out) == [response_text("utter_handover_declined")]
+
+
+async def test_ambiguous_place_asks_with_buttons_then_routes(agent):
+    sender, _ = await say(agent, "hoi")
+    await say(agent, "ik zoek werk", sender)
+    _, out = await say(agent, "Haren", sender)
+    assert texts(out) == [messages.ASK_PLACE_CHOOSE.format(name="Haren")]
+    assert [b["title"] for b in out[0]["buttons"]] == ["Groningen", "Oss"]
+    _, out = await say(agent, out[0]["buttons"][1]["payload"], sender)
+    assert texts(out)[0] == messages.PLACE_FOUND.format(gemeente="Oss", region="Noordoost-Brabant")
+    assert texts(out)[-1] == response_text("utter_ask_handover")
+
+
+async def test_unknown_place_and_bad_postcode_ask_again(agent):
+    sender, _ = await say(agent, "hoi")
+    await say(agent, "ik zoek een bbl plek", sender)
+    _, out = await say(agent, "postcode 1234 SS", sender)
+    assert texts(out) == [messages.POSTCODE_INVALID.format(place="1234 SS"), messages.ASK_PLACE]
+    _, out = await say(agent, "9711 AB", sender)
+    assert texts(out)[0] == messages.PLACE_FOUND.format(gemeente="Groningen", region="Groningen")
+
+
+async def test_place_said_before_the_question_is_used(agent):
+    sender, _ = await say(agent, "hoi")
+    _, out = await say(agent, "ik zoek werk in Zwolle", sender)
+    said = texts(out)
+    assert said[0] == response_text("utter_topic_ask_vacancies")
+    assert messages.ASK_PLACE not in said
+    assert said[-1] == response_text("utter_ask_handover")
 
 
 async def test_crisis_wins_over_everything(agent):
@@ -66,11 +111,17 @@ async def test_crisis_caught_by_keywords_even_inside_an_odd_message(agent):
     assert any("0800-0113" in t for t in texts(out))
 
 
+UNCLEAR = ["qwrtz plimp vrox", "zzzt brrr fnorp", "hmm tja nou ja", "blablabla", "ok maar dus eh", "xkcd lol"]
+
+
 async def test_two_stage_fallback(agent):
-    sender, out = await say(agent, "qwrtz plimp vrox")
+    # The dialogue is under test here, not the classifier: take two messages it finds unclear.
+    unclear = [t for t in UNCLEAR if (await agent.parse_message(t))["intent"]["name"] == "nlu_fallback"]
+    assert len(unclear) >= 2, "the classifier should find most of these unclear"
+    sender, out = await say(agent, unclear[0])
     assert texts(out)[-1] == response_text("utter_clarify")
     assert len(out[-1]["buttons"]) == 10
-    _, out = await say(agent, "zzzt brrr fnorp", sender)
+    _, out = await say(agent, unclear[1], sender)
     assert texts(out) == [response_text("utter_offer_contact")]
 
 
@@ -89,7 +140,7 @@ async def test_odd_input_is_answered_calmly(agent, message, reason_response):
 async def test_html_is_read_as_text(agent):
     sender, _ = await say(agent, "hoi")
     _, out = await say(agent, "<b>ik heb schulden</b><script>alert('x')</script>", sender)
-    assert texts(out) == [response_text("utter_topic_ask_debt_help")]
+    assert texts(out) == [response_text("utter_topic_ask_debt_help"), messages.ASK_PLACE]
 
 
 async def test_five_thousand_characters(agent):
@@ -114,6 +165,8 @@ async def test_place_and_postcode_are_remembered(agent):
     _, out = await say(agent, "mijn postcode is 9711 AB", sender)
     tracker = await agent.tracker_store.retrieve(sender)
     assert tracker.get_slot("postcode") == "9711 AB"
+    _, out = await say(agent, "ik wil nederlands leren", sender)
+    assert texts(out)[-1] == response_text("utter_ask_handover")  # no place question: it knew
 
 
 async def test_bot_challenge_and_human(agent):

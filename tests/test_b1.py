@@ -1,15 +1,36 @@
 """Every response text in domain.yml is B1 Dutch (../STYLE-B1.md). Tool: textstat (lang "nl")
 for Dutch syllables, the Flesch–Douma formula in bot/b1.py."""
 import pytest
+import yaml
 
-from bot import b1
+from bot import b1, config, messages
 
 RESULTS = b1.check_domain()
+# Texts composed by the actions (bot/messages.py) and the service descriptions of the routing
+# seed (data/routing/services.yml) reach people too.
+OTHER = [b1.check_text(f"messages.{k}", v) for k, v in messages.all_texts().items()]
+_services = yaml.safe_load((config.ROUTING_DIR / "services.yml").read_text())["services"]
+OTHER += [b1.check_text(f"services.yml:{s['topic']}:{s['partner']}",
+                        " ".join(filter(None, [s["description"], s.get("conditions")])))
+          for s in _services]
 
 
 @pytest.mark.parametrize("result", RESULTS, ids=[r.name for r in RESULTS])
 def test_response_is_b1(result):
     assert result.ok, f"{result.name}: {'; '.join(result.problems)} — {result.text!r}"
+
+
+@pytest.mark.parametrize("result", OTHER, ids=[r.name for r in OTHER])
+def test_action_text_is_b1(result):
+    assert result.ok, f"{result.name}: {'; '.join(result.problems)} — {result.text!r}"
+
+
+def test_partner_card_for_an_example():
+    card = {"partner": "Geldfit", "service": "Geldfit helpt je gratis op weg.", "conditions": "",
+            "contact": {"phone": "0800-8115", "website": "https://www.geldfit.nl"}}
+    assert messages.partner_card(card) == ("Geldfit: Geldfit helpt je gratis op weg.\n"
+                                           "Bel: 0800-8115\nWebsite: https://www.geldfit.nl")
+    assert messages.join_dutch(["a", "b", "c"]) == "a, b en c"
 
 
 def test_domain_has_responses():

@@ -20,7 +20,8 @@ def test_docker_compose_file_is_valid():
     result = compose_config({"POSTGRES_PASSWORD": "secret"})
     assert result.returncode == 0, result.stderr
     cfg = yaml.safe_load(result.stdout)
-    assert set(cfg["services"]) == {"rasa", "actions", "postgres", "redis"}
+    assert set(cfg["services"]) == {"rasa", "actions", "migrate", "postgres", "redis"}
+    assert cfg["services"]["actions"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     for service in ("rasa", "actions"):
         dockerfile = ROOT / cfg["services"][service]["build"]["dockerfile"]
         assert dockerfile.exists()
@@ -62,3 +63,13 @@ def test_setup_uses_pyenv_when_python_310_is_not_on_path(tmp_path):
                             text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(fake / "python3.10")
+
+
+def test_docker_images_pin_the_versions_of_the_lock_file():
+    import re
+    lock = dict(re.findall(r"^([a-z0-9_.-]+)==([^\s\\]+)", (ROOT / "requirements.lock").read_text(), re.M))
+    for dockerfile in ("docker/rasa.Dockerfile", "docker/actions.Dockerfile"):
+        pins = re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', (ROOT / dockerfile).read_text())
+        assert pins, dockerfile
+        for name, version in pins:
+            assert lock.get(name.lower()) == version, f"{dockerfile}: {name}=={version}, lock has {lock.get(name.lower())}"

@@ -57,3 +57,9 @@ def test_every_inform_location_example_has_a_place_or_postcode():
 def test_language_lookup_table_is_present():
     tables = {t["name"]: t["elements"] for t in DATA.lookup_tables}
     assert "Arabisch" in tables["language"] and "Tigrinya" in tables["language"]
+
+
+def test_location_lookup_table_is_in_sync_with_the_routing_data():
+    from bot.nlp import lookups
+    assert lookups.LOOKUP_FILE.read_text(encoding="utf-8") == lookups.render(), \
+        "run: .venv/bin/gids nlp lookups"

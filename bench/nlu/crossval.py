@@ -203,11 +203,12 @@ def main() -> int:
         res["scores"] = scores(res["records"])
         results[name] = res
         print(f"[{name}] accuracy {res['scores']['accuracy']:.3f} macro-F1 {res['scores']['macro_f1']:.3f}", flush=True)
-    (HERE / "results.json").write_text(json.dumps(
-        {k: {"scores": v["scores"], "seconds": v["seconds"],
-             "errors": [r for r in v["records"] if r["predicted"] != r["intent"]]}
-         for k, v in results.items()}, indent=1, ensure_ascii=False))
-    (HERE / "REPORT.md").write_text(report(results, len(examples), args.folds))
+        # Written after every configuration, so a long run can be read while it goes on.
+        (HERE / "results.json").write_text(json.dumps(
+            {k: {"scores": v["scores"], "seconds": v["seconds"],
+                 "errors": [r for r in v["records"] if r["predicted"] != r["intent"]]}
+             for k, v in results.items()}, indent=1, ensure_ascii=False))
+        (HERE / "REPORT.md").write_text(report(results, len(examples), args.folds))
     print((HERE / "REPORT.md").read_text())
     return 0
 

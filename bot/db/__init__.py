@@ -1,0 +1,66 @@
+"""The gids database: SQLAlchemy 1.4 with the 2.0-style API (``future=True``).
+
+SQLite file var/gids.db by default; PostgreSQL (or anything SQLAlchemy speaks) through
+DATABASE_URL. The schema is owned by the Alembic migrations in bot/db/migrations."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Optional
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import config
+
+DEFAULT_URL = f"sqlite:///{config.ROOT / 'var' / 'gids.db'}"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached; callers tell the person and try again later."""
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def make_engine(url: Optional[str] = None) -> Engine:
+    url = url or database_url()
+    kwargs = {"future": True, "pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    else:
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _):  # foreign keys are off by default in SQLite
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+    return engine
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    return engine_for(database_url())
+
+
+@contextmanager
+def session_scope(engine: Optional[Engine] = None) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error."""
+    factory = sessionmaker(bind=engine or get_engine(), future=True, expire_on_commit=False)
+    with factory() as session:
+        with session.begin():
+            yield session

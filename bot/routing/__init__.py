@@ -1,0 +1,81 @@
+"""Who helps this person: place → gemeente → arbeidsmarktregio → services for a topic.
+
+``route()`` is the one call the actions and ``gids route`` share, so both give the same answer."""
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Dict, Optional
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot.db import DatabaseUnavailable, get_engine
+from bot.routing import places
+from bot.routing.places import (ABROAD, AMBIGUOUS, EMPTY, INVALID_POSTCODE, RESOLVED, UNKNOWN,
+                                GemeenteRef, Resolution, place_index)
+from bot.routing.services import ServiceCard, find_services, order_needs
+
+__all__ = ["route", "resolve_place", "services_for", "order_needs", "Resolution", "GemeenteRef",
+           "ServiceCard", "RESOLVED", "AMBIGUOUS", "UNKNOWN", "INVALID_POSTCODE", "ABROAD", "EMPTY",
+           "DatabaseUnavailable"]
+
+
+def _guard(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (OperationalError, DBAPIError) as exc:
+        raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+
+
+def resolve_place(text: str, engine: Optional[Engine] = None) -> Resolution:
+    engine = engine or get_engine()
+    return _guard(lambda: place_index(engine).resolve(text))
+
+
+def resolve_gemeente_code(code: str, engine: Optional[Engine] = None) -> Resolution:
+    engine = engine or get_engine()
+    return _guard(lambda: place_index(engine).resolve_code(code))
+
+
+_services_cache: Dict[tuple, tuple] = {}
+
+
+def services_for(topic: str, gemeente: GemeenteRef, audience: Optional[str] = None,
+                 engine: Optional[Engine] = None):
+    """Cached like the place index: the table changes a few times a year, people ask all day.
+    An import clears both caches in its own process; other processes follow within the TTL."""
+    engine = engine or get_engine()
+    key = (str(engine.url), topic, gemeente.code, gemeente.region_code, audience, date.today())
+    hit = _services_cache.get(key)
+    if hit and time.monotonic() - hit[0] < places.INDEX_TTL_SECONDS:
+        return list(hit[1])
+
+    def lookup():
+        with Session(engine, future=True) as session:
+            return find_services(session, topic, gemeente, audience)
+    cards = _guard(lookup)
+    if len(_services_cache) > 20_000:  # 342 gemeenten × 10 topics × 3 audiences fits easily
+        _services_cache.clear()
+    _services_cache[key] = (time.monotonic(), cards)
+    return list(cards)
+
+
+def forget_cached_services() -> None:
+    _services_cache.clear()
+
+
+def route(topic: str, place: str, audience: Optional[str] = None,
+          engine: Optional[Engine] = None) -> Dict:
+    """The answer as ``gids route --json`` prints it (see README, "One command")."""
+    res = resolve_place(place, engine)
+    if res.status == RESOLVED:
+        cards = services_for(topic, res.gemeente, audience, engine)
+        return {"place": {"input": place, **res.gemeente.as_dict(), "matched": res.matched, "how": res.how},
+                "topic": topic, "services": [c.as_dict() for c in cards]}
+    if res.status == AMBIGUOUS:
+        return {"ambiguous": [g.as_dict() for g in res.candidates], "input": place}
+    # One error for the caller to branch on; the reason says why, for a kinder answer.
+    reason = {INVALID_POSTCODE: "invalid_postcode", ABROAD: "abroad", EMPTY: "empty"}.get(res.status, "unknown")
+    return {"error": "unknown_place", "reason": reason, "input": place, "suggestions": res.suggestions}
