@@ -378,7 +378,24 @@ def machine() -> Dict[str, str]:
     import rapidfuzz
     return {"nproc": nproc, "cpu": model, "python": platform.python_version(),
             "platform": platform.platform(), "sqlalchemy": sqlalchemy.__version__,
-            "rapidfuzz": rapidfuzz.__version__}
+            "rapidfuzz": rapidfuzz.__version__, "code": code_version()}
+
+
+def code_version() -> str:
+    """Which routing code was measured: the commit, and the files that differ from it."""
+    import hashlib
+
+    def git(*cmd: str) -> str:
+        try:
+            return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=ROOT,
+                                  timeout=30).stdout.rstrip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "bot/routing", "bot/db").splitlines()]
+    files = ", ".join(f"`{f}` (sha256 {hashlib.sha256((ROOT / f).read_bytes()).hexdigest()[:12]})"
+                      for f in changed if (ROOT / f).is_file())
+    return f"git {head}" + (f"; uncommitted changes in {files}" if files else "; bot/routing as committed")
 
 
 def write_report(path: Path, command: str, mach: Dict, load_before, load_after, cold: Dict,
@@ -497,6 +514,7 @@ def write_report(path: Path, command: str, mach: Dict, load_before, load_after, 
     L.append(f"- CPU model (/proc/cpuinfo): {mach['cpu']}")
     L.append(f"- Python {mach['python']} on {mach['platform']}")
     L.append(f"- SQLAlchemy {mach['sqlalchemy']}, rapidfuzz {mach['rapidfuzz']}")
+    L.append(f"- Code measured: {mach['code']}")
     L.append(f"- Whole run: {total_seconds:.0f} s\n")
     L.append("## Reproduce\n")
     L.append("```\n" + command + "\n```\n")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import date
 from typing import Dict, Optional
 
@@ -50,7 +51,7 @@ def services_for(topic: str, gemeente: GemeenteRef, audience: Optional[str] = No
     key = (str(engine.url), topic, gemeente.code, gemeente.region_code, audience, date.today())
     hit = _services_cache.get(key)
     if hit and time.monotonic() - hit[0] < places.INDEX_TTL_SECONDS:
-        return list(hit[1])
+        return _copies(hit[1])
 
     def lookup():
         with Session(engine, future=True) as session:
@@ -59,7 +60,12 @@ def services_for(topic: str, gemeente: GemeenteRef, audience: Optional[str] = No
     if len(_services_cache) > 20_000:  # 342 gemeenten × 10 topics × 3 audiences fits easily
         _services_cache.clear()
     _services_cache[key] = (time.monotonic(), cards)
-    return list(cards)
+    return _copies(cards)
+
+
+def _copies(cards):
+    # Callers may change what they get; the cached answer must stay as the table says.
+    return [replace(c, contact=dict(c.contact)) for c in cards]
 
 
 def forget_cached_services() -> None:

@@ -64,6 +64,17 @@ ABROAD_NAMES = {
 }
 
 
+# Words after which a name is a place ("ik woon in Bergen"); matches bot/nlp's PLACE_CUES.
+PLACE_CUES = {"in", "uit", "bij", "te", "naar", "rond", "nabij", "vlakbij", "gemeente", "regio",
+              "omgeving", "woonplaats", "plaats", "stad", "dorp", "van"}
+# Articles and pronouns are never a place, even where a woonplaats has their name (Een).
+NOT_A_PLACE_AFTER_CUE = {"een", "de", "het", "mijn", "m'n", "mn", "ons", "onze", "zijn", "haar",
+                         "hun", "je", "jouw", "dit", "dat", "die", "deze", "der", "den"}
+# Abbreviations in place names: "Alphen a/d Rijn" is Alphen aan den Rijn.
+_ABBREVIATION_TEXT = {"a/d": "aan den", "a.d.": "aan den", "a/d.": "aan den"}
+_ABBREVIATIONS = re.compile(r"(?<!\w)(?:a/d\.?|a\.d\.)(?!\w)", re.IGNORECASE)
+
+
 def normalise(text: str) -> str:
     """Lower case, no accents, punctuation as spaces: "'s-Hertogenbosch" → "s hertogenbosch"."""
     text = unicodedata.normalize("NFKD", text or "")
@@ -199,7 +210,8 @@ class PlaceIndex:
         if re.fullmatch(r"GM\d{4}", text.strip(), re.IGNORECASE):
             return self.resolve_code(text)
 
-        shape = POSTCODE_SHAPE_RE.match(text)
+        text = _ABBREVIATIONS.sub(lambda m: _ABBREVIATION_TEXT[m.group(0).lower()], text)
+        shape = POSTCODE_SHAPE_RE.match(text) or POSTCODE_SHAPE_RE.match(_LEADING_WORDS.sub("", text.strip()))
         if shape:
             return self.resolve_postcode(raw, shape.group(1), shape.group(2))
         pc6 = PC6_RE.search(text)
@@ -217,15 +229,23 @@ class PlaceIndex:
         if stripped in ABROAD_NAMES or key in ABROAD_NAMES:
             return Resolution(ABROAD, raw, matched=stripped)
 
-        # A place inside a sentence: the longest run of words that is a place name.
+        # A place inside a sentence: the longest run of words that is a place name, first right
+        # after "in/uit/bij/…" ("ik ben heel blij en woon in Zwolle": Zwolle, not Heel), where
+        # a name that is also a word counts too ("ik woon in Bergen").
         words = key.split()
-        for n in (4, 3, 2, 1):
-            for i in range(len(words) - n + 1):
-                gram = " ".join(words[i:i + n])
-                if gram in self.names and gram not in self.word_like:
-                    return self._result_for(self.names[gram], raw, self.labels[gram], "exact")
-                if gram in ABROAD_NAMES:
-                    return Resolution(ABROAD, raw, matched=gram)
+        for after_cue_only in (True, False):
+            for n in (4, 3, 2, 1):
+                for i in range(len(words) - n + 1):
+                    after_cue = i > 0 and words[i - 1] in PLACE_CUES
+                    if after_cue_only and not after_cue:
+                        continue
+                    gram = " ".join(words[i:i + n])
+                    if gram in NOT_A_PLACE_AFTER_CUE:
+                        continue  # "ik woon in een dorp": Een is a woonplaats, here an article
+                    if gram in self.names and (after_cue or gram not in self.word_like):
+                        return self._result_for(self.names[gram], raw, self.labels[gram], "exact")
+                    if gram in ABROAD_NAMES:
+                        return Resolution(ABROAD, raw, matched=gram)
         pc4 = PC4_RE.search(text)
         if pc4 and "postcode" in key:
             return self.resolve_postcode(raw, pc4.group(1))
@@ -240,7 +260,7 @@ class PlaceIndex:
             # Perhaps the place is one word in a longer typo-ridden sentence.
             best: List[Tuple[str, float, int]] = []
             for word in key.split():
-                if len(word) >= 4:
+                if len(word) >= 4 and word not in self.word_like:
                     best += process.extract(word, self._keys, scorer=fuzz.ratio, limit=3, score_cutoff=FUZZY_ACCEPT)
             hits = sorted(best, key=lambda h: -h[1])
         if not hits:

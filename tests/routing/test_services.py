@@ -226,11 +226,14 @@ def test_a_new_lookup_sees_the_table_after_the_caches_are_cleared(engine):
     assert [c.partner_id for c in services_for("ask_debt_help", gem, engine=engine)] == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: services_for caches ServiceCard objects and route() "
-                   "hands out their own contact dicts, so a caller that changes one answer "
-                   "changes every later answer from the cache (until the TTL)")
 def test_an_answer_cannot_change_the_next_one(engine):
+    """Regression: services_for cached ServiceCard objects and route() handed out their own
+    contact dicts, so a caller that changed one answer changed every later one."""
+    cards = services_for("ask_debt_help", ref(engine, "GM0193"), engine=engine)
+    cards[0].partner = "Iemand anders"
+    cards[1].contact.clear()
     first = route("ask_debt_help", "Zwolle", engine=engine)
+    assert first["services"][0]["partner"] == "Gemeente Zwolle"
     geldfit = next(s for s in first["services"] if s["partner"] == "Geldfit")
     geldfit["contact"]["phone"] = "0900-NOT-IN-THE-TABLE"
     second = route("ask_debt_help", "Zwolle", engine=engine)
