@@ -64,7 +64,9 @@ ABROAD_NAMES = {
 }
 
 
-# Words after which a name is a place ("ik woon in Bergen"); matches bot/nlp's PLACE_CUES.
+# Words after which a name is a place ("ik woon in Bergen"). Kept apart from the spaCy
+# component's list on purpose: importing that file pulls in spaCy, which the action server's
+# docker image does not have; this one also knows "van" ("in de buurt van Leiden").
 PLACE_CUES = {"in", "uit", "bij", "te", "naar", "rond", "nabij", "vlakbij", "gemeente", "regio",
               "omgeving", "woonplaats", "plaats", "stad", "dorp", "van"}
 # Articles and pronouns are never a place, even where a woonplaats has their name (Een).
