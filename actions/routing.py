@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import messages, routing
 from bot.routing.places import GemeenteRef
+from bot.routing.signals import record_questions
 from bot.routing.services import EMPLOYER_TOPICS, TOPICS
 
 MAX_CARDS = 3            # per topic; more is too much to read on a phone
@@ -101,37 +102,43 @@ class ValidateRoutingForm(FormValidationAction):
 
     def validate_place(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                        domain: DomainDict) -> Dict[Text, Any]:
-        code = _latest_entity(tracker, "gemeente_code")
-        # The whole message says more than the extracted entity: "postcode 1234 SS" must be
-        # answered as an invalid postcode, not as the unknown place "1234".
-        # Only when this message answers the place question: a place remembered from earlier
-        # is validated as it was said then.
-        said = tracker.latest_message.get("text") or ""
-        answering = tracker.get_slot("requested_slot") == "place"
-        text = said if answering and said and not said.startswith("/") else str(slot_value or "")
-        try:
-            res = routing.resolve_gemeente_code(code) if code else routing.resolve_place(text)
-        except routing.DatabaseUnavailable:
-            dispatcher.utter_message(text=messages.DATABASE_DOWN)
-            return {"place": None}
-        employer = tracker.get_slot("topic") in EMPLOYER_TOPICS
-        if res.ok:
-            found = messages.PLACE_FOUND_EMPLOYER if employer else messages.PLACE_FOUND
-            dispatcher.utter_message(text=found.format(gemeente=res.gemeente.name, region=res.gemeente.region_name))
-            return _place_slots(res.gemeente, res.matched or text)
-        if res.status == routing.AMBIGUOUS:
-            return {"place": None, "location": res.matched or text,
-                    "place_candidates": [g.code for g in res.candidates], "place_suggestions": None}
-        if res.status == routing.ABROAD:
-            dispatcher.utter_message(text=messages.PLACE_ABROAD)
-            return {**_place_slots(None, "buitenland")}
-        if res.status == routing.INVALID_POSTCODE:
-            dispatcher.utter_message(text=messages.POSTCODE_INVALID.format(place=res.matched or text))
-        elif res.status == routing.EMPTY:
-            dispatcher.utter_message(text=messages.PLACE_EMPTY)
-        else:
-            dispatcher.utter_message(text=messages.PLACE_UNKNOWN.format(place=text[:40]))
-        return {"place": None, "place_candidates": None, "place_suggestions": res.suggestions or None}
+        return validate_place_answer(slot_value, dispatcher, tracker)
+
+
+def validate_place_answer(slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+    """The place question, in the routing form and in the handover form (a person who asks for
+    a person before saying where they live)."""
+    code = _latest_entity(tracker, "gemeente_code")
+    # The whole message says more than the extracted entity: "postcode 1234 SS" must be
+    # answered as an invalid postcode, not as the unknown place "1234".
+    # Only when this message answers the place question: a place remembered from earlier
+    # is validated as it was said then.
+    said = tracker.latest_message.get("text") or ""
+    answering = tracker.get_slot("requested_slot") == "place"
+    text = said if answering and said and not said.startswith("/") else str(slot_value or "")
+    try:
+        res = routing.resolve_gemeente_code(code) if code else routing.resolve_place(text)
+    except routing.DatabaseUnavailable:
+        dispatcher.utter_message(text=messages.DATABASE_DOWN)
+        return {"place": None}
+    employer = tracker.get_slot("topic") in EMPLOYER_TOPICS
+    if res.ok:
+        found = messages.PLACE_FOUND_EMPLOYER if employer else messages.PLACE_FOUND
+        dispatcher.utter_message(text=found.format(gemeente=res.gemeente.name, region=res.gemeente.region_name))
+        return _place_slots(res.gemeente, res.matched or text)
+    if res.status == routing.AMBIGUOUS:
+        return {"place": None, "location": res.matched or text,
+                "place_candidates": [g.code for g in res.candidates], "place_suggestions": None}
+    if res.status == routing.ABROAD:
+        dispatcher.utter_message(text=messages.PLACE_ABROAD)
+        return {**_place_slots(None, "buitenland")}
+    if res.status == routing.INVALID_POSTCODE:
+        dispatcher.utter_message(text=messages.POSTCODE_INVALID.format(place=res.matched or text))
+    elif res.status == routing.EMPTY:
+        dispatcher.utter_message(text=messages.PLACE_EMPTY)
+    else:
+        dispatcher.utter_message(text=messages.PLACE_UNKNOWN.format(place=text[:40]))
+    return {"place": None, "place_candidates": None, "place_suggestions": res.suggestions or None}
 
 
 class ActionShowServices(Action):
@@ -161,8 +168,11 @@ class ActionShowServices(Action):
             dispatcher.utter_message(text=messages.SEVERAL_NEEDS.format(needs=messages.join_dutch(names), first=names[0]))
         limit = MAX_CARDS_SEVERAL if len(needs) > 1 else MAX_CARDS
         unverified = False
+        target = None  # the first card of the most urgent need: who a handover goes to
         for topic in needs:
             cards = per_topic[topic][:limit]
+            if cards and target is None:
+                target = (topic, cards[0])
             if not cards:
                 dispatcher.utter_message(text=messages.NO_SERVICES)
                 continue
@@ -174,4 +184,16 @@ class ActionShowServices(Action):
                                          json_message={"type": "partner_card", "topic": topic, **data})
         if unverified:
             dispatcher.utter_message(text=messages.UNVERIFIED)
-        return [SlotSet("routed_topics", needs)]
+        record_questions(needs, tracker.get_slot("region_code"), tracker.get_slot("audience"),
+                         tracker.get_latest_input_channel())
+        events: List[EventType] = [SlotSet("routed_topics", needs)]
+        if target is not None:
+            topic, card = target
+            events += [SlotSet("handover_partner_id", card.partner_id),
+                       SlotSet("handover_partner_name", card.partner),
+                       SlotSet("handover_service_id", card.service_id),
+                       SlotSet("handover_topic", topic)]
+        else:
+            events += [SlotSet("handover_partner_id", None), SlotSet("handover_partner_name", None),
+                       SlotSet("handover_service_id", None), SlotSet("handover_topic", None)]
+        return events

@@ -208,11 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--json", action="store_true")
     ro.set_defaults(func=_cmd_route)
 
+    # Each part of the gids adds its own commands (handover, privacy, console, channels), so one
+    # module per concern stays small and this file is not everyone's merge point.
+    import importlib
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+
     c = sub.add_parser("chat", help="chat with a running gids in the terminal (REST channel)")
     c.add_argument("--url", default="http://localhost:5005")
     c.add_argument("--sender")
     c.set_defaults(func=_cmd_chat)
     return ap
+
+
+COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.webchat.cli")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -14,3 +14,17 @@ CACHE_DIR = Path(os.environ.get("GIDS_CACHE_DIR", Path.home() / ".cache" / "werk
 # The spaCy package that config.yml's SpacyNLP loads by name.
 SPACY_PACKAGE = "nl_gids"
 SPACY_BASE_MODEL = "nl_core_news_sm"
+
+DEFAULT_RETENTION_DAYS = 90
+
+
+def retention_days() -> int:
+    """How long handovers, transcripts and conversations are kept (GIDS_RETENTION_DAYS).
+    A wrong setting is an error, not a silent 90: the purge must not keep data longer (or
+    delete it sooner) than the Werkcentrum decided."""
+    raw = os.environ.get("GIDS_RETENTION_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"GIDS_RETENTION_DAYS must be a whole number of days (1 or more), not {raw!r}")
+    return int(raw)

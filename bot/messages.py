@@ -33,6 +33,36 @@ SERVICES_INTRO = "Hier vind je hulp bij {topic}:"
 NO_SERVICES = "Ik weet nog niet wie je hierbij in jouw regio helpt. Kijk op werkcentrum.nl voor het Werkcentrum bij jou in de buurt."
 SEVERAL_NEEDS = "Je hebt vragen over {needs}. Begin met {first}. Dat maakt de rest makkelijker."
 UNVERIFIED = "Let op: het Werkcentrum heeft deze gegevens nog niet gecontroleerd. Kijk voor de zekerheid ook op de website."
+# --- the handover (actions/handover.py) ---
+CONSENT_ASK = ("Wil je dat {partner} contact met je opneemt? Dan geef ik hen je naam en hoe ze je bereiken. "
+               "En dit gesprek, zonder je BSN of bankgegevens. We bewaren dit {days} dagen. Daarna wissen we alles.")
+HUMAN_INTRO = "Je wilt graag iemand spreken. Dat kan."
+WERKCENTRUM_STAFF = "iemand van het Werkcentrum"
+CONSENT_YES = "Ja, graag"
+CONSENT_NO = "Nee, dank je"
+ASK_NAME = "Hoe heet je? Je voornaam is genoeg."
+NAME_INVALID = "Dat lijkt me geen naam. Typ alleen je naam, bijvoorbeeld: Sara."
+ASK_CONTACT_METHOD = "Hoe wil je dat ze contact met je opnemen?"
+ASK_CONTACT_METHOD_WHATSAPP = ("Hoe wil je dat ze contact met je opnemen? "
+                               "Via WhatsApp gebruiken ze dit nummer: {number}.")
+METHOD_BUTTONS = {"phone": "Bel me", "email": "Mail me", "whatsapp": "WhatsApp"}
+METHOD_INVALID = "Dat begreep ik niet. Kies: bellen, mailen of WhatsApp."
+ASK_PHONE = "Op welk nummer kunnen ze je bellen?"
+ASK_EMAIL = "Wat is je e-mailadres?"
+ASK_WHATSAPP_NUMBER = "Op welk nummer heb je WhatsApp?"
+PHONE_INVALID = "Dat nummer klopt niet. Typ het zo: 06 12345678. Of met landcode, zoals +32 470 123456."
+EMAIL_INVALID = "Dat e-mailadres klopt niet. Typ het zo: naam@voorbeeld.nl."
+METHOD_NAMES = {"phone": "de telefoon", "email": "e-mail", "whatsapp": "WhatsApp"}
+HANDOVER_DONE = "Gelukt! {partner} krijgt je vraag. Ze nemen contact met je op via {method}."
+HANDOVER_REFERENCE = ("Je nummer is {reference}. Bewaar dit nummer goed. "
+                      "Wil je dat we je gegevens wissen? Noem dan dit nummer.")
+HANDOVER_ALREADY = "Je vraag is al doorgegeven. Je nummer is {reference}."
+HANDOVER_DB_DOWN = ("Het lukt me nu niet om je gegevens op te slaan. Er is niets kwijt. "
+                    "Probeer het zo nog een keer.")
+RETRY_BUTTON = "Nog een keer"  # a button: at most 20 characters (WhatsApp)
+HANDOVER_NO_PARTNER = ("Ik kan je vraag nu niet doorgeven. Kijk op werkcentrum.nl voor het Werkcentrum "
+                       "bij jou in de buurt.")
+
 CONTACT_LABELS = {"phone": "Bel", "phone_hours": "Bereikbaar", "website": "Website", "email": "Mail",
                   "address": "Adres", "opening_hours": "Open"}
 
@@ -60,7 +90,9 @@ def partner_card(card: Dict) -> str:
 def all_texts() -> Dict[str, str]:
     """Every fixed text in this module, for the B1 check (placeholders filled with examples)."""
     examples = {"name": "Haren", "place": "Amstrdam", "gemeente": "Midden-Groningen", "region": "Groningen",
-                "topic": "schulden", "needs": "schulden en werk zoeken", "first": "schulden"}
+                "topic": "schulden", "needs": "schulden en werk zoeken", "first": "schulden",
+                "partner": "Gemeente Zwolle", "days": 90, "number": "06 12345678", "method": "de telefoon",
+                "reference": "WC-2026-000123"}
     out = {}
     for key, value in globals().items():
         if key.isupper() and isinstance(value, str):

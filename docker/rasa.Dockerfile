@@ -3,14 +3,18 @@
 FROM rasa/rasa:3.6.21
 USER root
 # Same spaCy as requirements.lock; a no-op where the image already has it.
-RUN pip install --no-cache-dir "spacy==3.4.4" "SQLAlchemy>=1.4.40,<1.5" "psycopg2-binary==2.9.13" "redis==4.6.0"
+# phonenumbers and python-stdnum: the redacting tracker store (bot/privacy).
+RUN pip install --no-cache-dir "spacy==3.4.4" "SQLAlchemy>=1.4.40,<1.5" "psycopg2-binary==2.9.13" "redis==4.6.0" \
+    "phonenumbers==9.0.43" "python-stdnum==2.2"
 COPY build/spacy-dist/ /tmp/spacy-dist/
 RUN pip install --no-cache-dir --no-deps /tmp/spacy-dist/*/dist/*.tar.gz && rm -rf /tmp/spacy-dist
 COPY --chown=1001 bot/ /app/bot/
 COPY --chown=1001 models/gids.tar.gz /app/models/gids.tar.gz
 COPY --chown=1001 credentials.yml /app/credentials.yml
 COPY --chown=1001 docker/endpoints.yml /app/endpoints.yml
+COPY --chown=1001 config/ /app/config/
 ENV PYTHONPATH=/app
 USER 1001
 CMD ["run", "--model", "/app/models/gids.tar.gz", "--endpoints", "/app/endpoints.yml", \
-     "--credentials", "/app/credentials.yml", "--enable-api", "--cors", "*", "--port", "5005"]
+     "--credentials", "/app/credentials.yml", "--enable-api", "--cors", "*", "--port", "5005", \
+     "--logging-config-file", "/app/config/logging.yml"]

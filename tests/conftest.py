@@ -6,9 +6,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -73,6 +75,63 @@ def migrate_and_seed(url: str) -> None:
     engine.dispose()  # PostgreSQL copies a template database only while nobody is connected
 
 
+# --- databases: SQLite and PostgreSQL ---------------------------------------------------------
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def new_database(kind: str, tmp_path_factory) -> tuple:
+    if kind == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "gids.db"
+        return f"sqlite:///{path}", None
+    require_service("PostgreSQL", 5432)
+    name = f"gids_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return f"postgresql://postgres@127.0.0.1:5432/{name}", (admin, name)
+
+
+def drop_database(cleanup) -> None:
+    if cleanup is None:
+        return
+    admin, name = cleanup
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory):
+    """A migrated, seeded database URL, one per backend for the whole session."""
+    url, cleanup = new_database(request.param, tmp_path_factory)
+    migrate_and_seed(url)
+    yield url
+    drop_database(cleanup)
+
+
+@pytest.fixture
+def engine(db_url):
+    from bot.db import make_engine
+    from bot.routing.places import forget_cached_indexes
+
+    forget_cached_indexes()
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+    forget_cached_indexes()
+
+
+@pytest.fixture
+def empty_db_url(request, tmp_path_factory):
+    """A fresh, migrated but empty database (SQLite) for tests that change data."""
+    from bot.db import migrate
+
+    url, cleanup = new_database("sqlite", tmp_path_factory)
+    migrate.upgrade(url)
+    yield url
+    drop_database(cleanup)
+
+
 @pytest.fixture(scope="session")
 def nlp():
     import spacy
@@ -91,10 +150,17 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server(tmp_path_factory):
+def actions_db_url(tmp_path_factory) -> str:
+    """The action server's own seeded SQLite database (tests read the handovers it writes)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('actions-db') / 'gids.db'}"
+    migrate_and_seed(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def action_server(actions_db_url):
     """A real action server (rasa_sdk) on a free port with its own seeded SQLite database."""
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('actions-db') / 'gids.db'}"
-    migrate_and_seed(db_url)
+    db_url = actions_db_url
     port = free_port()
     log = open(ROOT / "var" / "test-actions.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),

@@ -27,6 +27,15 @@ def texts(messages):
     return [m.get("text") for m in messages]
 
 
+def consent(partner: str) -> str:
+    return messages.CONSENT_ASK.format(partner=partner, days=config.retention_days())
+
+
+def is_consent(message) -> bool:
+    return (message.get("text", "").startswith("Wil je dat ") and "dagen" in message["text"]
+            and [b["payload"] for b in message.get("buttons", [])] == ["/affirm", "/deny"])
+
+
 async def test_first_message_gets_the_welcome_with_privacy_note_and_an_answer(agent):
     _, out = await say(agent, "ik heb schulden en ik weet niet wat ik moet doen")
     said = texts(out)
@@ -63,7 +72,7 @@ async def test_debts_in_hoogezand_end_to_end(agent):
     assert said[0] == messages.PLACE_FOUND.format(gemeente="Midden-Groningen", region="Groningen")
     assert said[1] == messages.SERVICES_INTRO.format(topic="schulden")
     assert said[2].startswith("Gemeente Midden-Groningen: ")
-    assert said[-1] == response_text("utter_ask_handover")
+    assert said[-1] == consent("Gemeente Midden-Groningen") and is_consent(out[-1])
     cards = [m["custom"] for m in out if m.get("custom")]
     assert cards and cards[0]["scope"] == "gemeente" and all(not c["verified"] for c in cards)
     _, out = await say(agent, "nee dank je", sender)
@@ -78,7 +87,7 @@ async def test_ambiguous_place_asks_with_buttons_then_routes(agent):
     assert [b["title"] for b in out[0]["buttons"]] == ["Groningen", "Oss"]
     _, out = await say(agent, out[0]["buttons"][1]["payload"], sender)
     assert texts(out)[0] == messages.PLACE_FOUND.format(gemeente="Oss", region="Noordoost-Brabant")
-    assert texts(out)[-1] == response_text("utter_ask_handover")
+    assert is_consent(out[-1])
 
 
 async def test_unknown_place_and_bad_postcode_ask_again(agent):
@@ -96,7 +105,7 @@ async def test_place_said_before_the_question_is_used(agent):
     said = texts(out)
     assert said[0] == response_text("utter_topic_ask_vacancies")
     assert messages.ASK_PLACE not in said
-    assert said[-1] == response_text("utter_ask_handover")
+    assert is_consent(out[-1])
 
 
 async def test_crisis_wins_over_everything(agent):
@@ -122,7 +131,7 @@ async def test_two_stage_fallback(agent):
     assert texts(out)[-1] == response_text("utter_clarify")
     assert len(out[-1]["buttons"]) == 10
     _, out = await say(agent, unclear[1], sender)
-    assert texts(out) == [response_text("utter_offer_contact")]
+    assert texts(out) == [response_text("utter_offer_contact"), consent(messages.WERKCENTRUM_STAFF)]
 
 
 @pytest.mark.parametrize("message,reason_response", [
@@ -166,7 +175,7 @@ async def test_place_and_postcode_are_remembered(agent):
     tracker = await agent.tracker_store.retrieve(sender)
     assert tracker.get_slot("postcode") == "9711 AB"
     _, out = await say(agent, "ik wil nederlands leren", sender)
-    assert texts(out)[-1] == response_text("utter_ask_handover")  # no place question: it knew
+    assert is_consent(out[-1])  # no place question: it knew
 
 
 async def test_bot_challenge_and_human(agent):
@@ -174,4 +183,4 @@ async def test_bot_challenge_and_human(agent):
     _, out = await say(agent, "ben jij een robot?", sender)
     assert "computer" in texts(out)[0]
     _, out = await say(agent, "ik wil met een echte medewerker praten", sender)
-    assert texts(out) == [response_text("utter_request_human")]
+    assert texts(out) == [messages.HUMAN_INTRO, consent(messages.WERKCENTRUM_STAFF)]

@@ -13,6 +13,12 @@ _services = yaml.safe_load((config.ROUTING_DIR / "services.yml").read_text())["s
 OTHER += [b1.check_text(f"services.yml:{s['topic']}:{s['partner']}",
                         " ".join(filter(None, [s["description"], s.get("conditions")])))
           for s in _services]
+# The WhatsApp channel's own texts (bot/channels/whatsapp.py).
+from bot.channels import whatsapp  # noqa: E402
+
+OTHER += [b1.check_text(f"whatsapp.{k}", getattr(whatsapp, k).format(url="https://www.werk.nl"))
+          for k in ("TEXT_ONLY", "CHOOSE_BY_NUMBER", "CHOOSE_DEFAULT_BODY", "LIST_BUTTON", "IMAGE_LINK",
+                    "ATTACHMENT_LINK")]
 
 
 @pytest.mark.parametrize("result", RESULTS, ids=[r.name for r in RESULTS])

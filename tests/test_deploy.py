@@ -3,6 +3,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import require_tool
@@ -17,11 +18,16 @@ def compose_config(env):
 
 
 def test_docker_compose_file_is_valid():
-    result = compose_config({"POSTGRES_PASSWORD": "secret"})
+    result = compose_config({"POSTGRES_PASSWORD": "secret", "GIDS_CONSOLE_SECRET": "key"})
     assert result.returncode == 0, result.stderr
     cfg = yaml.safe_load(result.stdout)
-    assert set(cfg["services"]) == {"rasa", "actions", "migrate", "postgres", "redis"}
-    assert cfg["services"]["actions"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert set(cfg["services"]) == {"rasa", "actions", "migrate", "worker", "console", "webchat", "postgres", "redis"}
+    for service in ("rasa", "actions", "worker", "console"):
+        assert cfg["services"][service]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert cfg["services"]["rasa"]["environment"]["DATABASE_URL"] == cfg["services"]["actions"]["environment"]["DATABASE_URL"]
+    worker = cfg["services"]["worker"]
+    assert worker["entrypoint"][-1] == "worker" and worker["environment"]["GIDS_TRACKER_URL"].startswith("postgresql://")
+    assert cfg["services"]["console"]["entrypoint"][2:4] == ["bot.cli", "console"]
     for service in ("rasa", "actions"):
         dockerfile = ROOT / cfg["services"][service]["build"]["dockerfile"]
         assert dockerfile.exists()
@@ -29,12 +35,15 @@ def test_docker_compose_file_is_valid():
     assert "FROM rasa/rasa-sdk:3.6.2" in (ROOT / "docker/actions.Dockerfile").read_text()
 
 
-def test_docker_compose_refuses_to_run_without_a_database_password():
-    env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "GIDS_CONSOLE_SECRET"])
+def test_docker_compose_refuses_to_run_without_its_secrets(missing):
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_PASSWORD", "GIDS_CONSOLE_SECRET")}
+    env.update({"POSTGRES_PASSWORD": "secret", "GIDS_CONSOLE_SECRET": "key"})
+    del env[missing]
     exe = require_tool("docker-compose")
     result = subprocess.run([exe, "config"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr
+    assert missing in result.stderr
 
 
 def test_setup_finds_python_310_or_says_clearly_that_it_is_missing(tmp_path):

@@ -24,7 +24,7 @@ def test_topic_has_at_least_40_examples(intent):
     assert COUNTS[intent] >= 40
 
 
-@pytest.mark.parametrize("intent", CONVERSATION + ["crisis", "ask_privacy"])
+@pytest.mark.parametrize("intent", CONVERSATION + ["crisis", "ask_privacy", "retry_handover"])
 def test_conversation_intent_has_at_least_12_examples(intent):
     assert COUNTS[intent] >= 12
 

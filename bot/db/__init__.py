@@ -29,7 +29,8 @@ def database_url() -> str:
 
 def make_engine(url: Optional[str] = None) -> Engine:
     url = url or database_url()
-    kwargs = {"future": True, "pool_pre_ping": True}
+    # hide_parameters: an SQL error must not put a transcript line or a phone number in a log.
+    kwargs = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -25,6 +25,7 @@ SRC_WOONPLAATSEN = "CBS 85877NED Woonplaatsen in Nederland 2024 (BAG)"
 SRC_POSTCODES = "PDOK Locatieserver, versie 2026-10-01"
 SRC_ALIASES = "data/routing/place_aliases.csv (written for the gids)"
 SRC_SERVICES = "data/routing/services.yml (routing advice written for the gids)"
+NATIONAL_WERKCENTRUM = "werkcentrum"
 REGIONAL_PLACEHOLDERS = ("gemeente", "werkcentrum", "wsp", "leerwerkloket")
 
 
@@ -112,7 +113,14 @@ def partners_and_services(d: Path, gemeente_rows: List[Gemeente]) -> Iterable[ob
     for i, r in enumerate(regional, 2):
         code = r["arbeidsmarktregio_code"].strip()
         if not code:
-            continue  # the national werkcentrum.nl row; services.yml refers to it by key
+            # werkcentrum.nl: no services of its own, but the handover target when a person asks
+            # for a person and their region has no Werkcentrum in the table yet.
+            partners[NATIONAL_WERKCENTRUM] = Partner(
+                id=NATIONAL_WERKCENTRUM, type="werkcentrum", name="Werkcentrum.nl",
+                description="Verwijst je door naar het Werkcentrum in je regio.",
+                website=_clean(r.get("website")), source=_first_url(r.get("source_url")) or "",
+                verified=False)
+            continue
         kind = r["type"]
         pid = f"{kind}-{code}-{_slug(r['name'])}"
         partners[pid] = Partner(id=pid, type=kind, name=r["name"], website=_clean(r.get("website")),

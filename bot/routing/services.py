@@ -50,6 +50,7 @@ class ServiceCard:
     priority: int
     verified: bool
     contact: Dict[str, str] = field(default_factory=dict)
+    service_id: Optional[int] = None  # the handover records which service the person was sent to
 
     def as_dict(self) -> Dict:
         return {"partner_type": self.partner_type, "partner": self.partner, "service": self.service,
@@ -99,5 +100,6 @@ def find_services(session: Session, topic: str, gemeente: GemeenteRef,
         cards.append(ServiceCard(partner_id=p.id, partner_type=p.type, partner=p.name,
                                  service=s.description, conditions=s.conditions, scope=s.scope,
                                  audience=s.audience, priority=s.priority,
-                                 verified=bool(s.verified and p.verified), contact=_contact(p)))
+                                 verified=bool(s.verified and p.verified), contact=_contact(p),
+                                 service_id=s.id))
     return cards

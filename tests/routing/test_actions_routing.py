@@ -132,7 +132,12 @@ def test_show_services_cards_for_the_gemeente(use_db):
     cards = [m["custom"] for m in d.messages if m.get("custom")]
     assert cards[0]["scope"] == "gemeente" and len(cards) <= 3
     assert texts[-1] == messages.UNVERIFIED
-    assert slot_events(events) == {"routed_topics": ["ask_debt_help"]}
+    slots = slot_events(events)
+    assert slots.pop("routed_topics") == ["ask_debt_help"]
+    # The first card is who a handover goes to.
+    assert (slots.pop("handover_partner_id"), slots.pop("handover_partner_name"), slots.pop("handover_topic")) == (
+        "gemeente-GM1952", "Gemeente Midden-Groningen", "ask_debt_help")
+    assert isinstance(slots.pop("handover_service_id"), int) and slots == {}
 
 
 def test_several_needs_debts_first(use_db):

@@ -1,0 +1,94 @@
+"""What a messaging channel remembers in the gids database: which message ids it already handled
+(ChannelMessageSeen) and when a person last wrote (ChannelContact, for WhatsApp's 24-hour window).
+
+Plain, synchronous SQLAlchemy; the channel runs these in a worker thread. Every database failure
+other than a unique-key clash becomes ``DatabaseUnavailable``."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Iterator, Optional
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.db import DatabaseUnavailable, session_scope
+from bot.db.models import ChannelContact, ChannelMessageSeen
+
+
+@contextmanager
+def _database(engine: Engine) -> Iterator[Session]:
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except IntegrityError:
+        raise
+    except SQLAlchemyError as exc:
+        # The exception text can hold statement parameters (phone numbers): keep only its type.
+        raise DatabaseUnavailable(f"gids database error ({type(exc).__name__})") from None
+
+
+def claim_message(engine: Engine, channel: str, message_id: str, now: datetime) -> bool:
+    """Record a message id; True when it was new. The primary key decides, so two replicas that
+    receive the same delivery at the same moment still process it once."""
+    try:
+        with _database(engine) as session:
+            session.add(ChannelMessageSeen(channel=channel, message_id=message_id, received_at=now))
+        return True
+    except IntegrityError:
+        return False
+
+
+def touch_contact(engine: Engine, channel: str, user_id: str, at: datetime) -> None:
+    """Remember that the person wrote at ``at``; an older (late, out-of-order) time never wins."""
+    for _ in range(2):  # a second round only when another replica inserted the row meanwhile
+        try:
+            with _database(engine) as session:
+                moved = session.execute(
+                    update(ChannelContact)
+                    .where(ChannelContact.channel == channel, ChannelContact.user_id == user_id,
+                           ChannelContact.last_inbound_at < at)
+                    .values(last_inbound_at=at)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if not moved and session.get(ChannelContact, (channel, user_id)) is None:
+                    session.add(ChannelContact(channel=channel, user_id=user_id, last_inbound_at=at))
+            return
+        except IntegrityError:
+            continue
+
+
+def last_inbound(engine: Engine, channel: str, user_id: str) -> Optional[datetime]:
+    with _database(engine) as session:
+        return session.execute(
+            select(ChannelContact.last_inbound_at)
+            .where(ChannelContact.channel == channel, ChannelContact.user_id == user_id)
+        ).scalar_one_or_none()
+
+
+def purge_seen(engine: Engine, before: datetime) -> int:
+    """Forget handled message ids older than ``before`` (Meta stops retrying long before)."""
+    with _database(engine) as session:
+        return session.execute(
+            delete(ChannelMessageSeen).where(ChannelMessageSeen.received_at < before)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def purge_contacts(session: Session, before: datetime) -> int:
+    """For `gids purge`: contacts whose last message is older than ``before`` (a phone number is
+    personal data). Without a row the 24-hour window counts as closed, which is then true."""
+    return session.execute(
+        delete(ChannelContact).where(ChannelContact.last_inbound_at < before)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def forget_user(session: Session, channel: str, user_id: str) -> int:
+    """For `gids forget`: the person's contact row on one channel."""
+    return session.execute(
+        delete(ChannelContact).where(ChannelContact.channel == channel, ChannelContact.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -1,0 +1,131 @@
+"""`gids` subcommands of bot.handover (registered by bot/cli.py):
+
+  gids worker [--once] [--interval SECONDS]   deliver partner notifications; purge once a day
+  gids outbox status [--json]                 what waits in the outbox
+  gids outbox retry REFERENCE                 send a handover's waiting notifications now
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("the interval must be between 0.1 and 3600 seconds")
+    return value
+
+
+def _setup_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        # A second line of defence: the worker logs no personal data on purpose, and this redacts
+        # whatever a library might still put in a record (an exception text, say).
+        from bot.privacy.logging import install_redacting_filter
+    except ImportError as exc:
+        logging.getLogger("bot.handover.worker").warning("log redaction not installed: %s", exc)
+    else:
+        install_redacting_filter()
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.db import DatabaseUnavailable
+    from bot.handover import outbox, worker
+
+    _setup_logging()
+    if args.once:
+        try:
+            counts = asyncio.run(outbox.deliver_due())
+        except DatabaseUnavailable as exc:
+            print(f"the database is not reachable, nothing was sent: {exc}", file=sys.stderr)
+            return 4
+        print(f"{counts['leased']} due: {counts['sent']} sent, {counts['retry']} failed and kept for "
+              f"a later try" + (f", {counts['unrecorded']} not recorded (database)" if counts["unrecorded"] else ""))
+        return 0
+    asyncio.run(worker.serve(interval=args.interval))
+    return 0
+
+
+def _age(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days {seconds % 86400 // 3600} h"
+
+
+def _cmd_outbox_status(args: argparse.Namespace) -> int:
+    from bot.db import DatabaseUnavailable
+    from bot.handover import outbox
+
+    try:
+        report = outbox.status(many_attempts=args.many)
+    except DatabaseUnavailable as exc:
+        print(f"the database is not reachable: {exc}", file=sys.stderr)
+        return 4
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"pending: {report['pending']} ({report['due_now']} due now)")
+    print(f"sent:    {report['sent']}")
+    print(f"oldest pending: {_age(report['oldest_pending_age_seconds'])}")
+    stuck = report["many_attempts"]
+    print(f"pending after {args.many} or more attempts: {len(stuck)}")
+    for m in stuck:
+        print(f"  {m['reference']} {m['kind']:7} to {m['partner_id']}: {m['attempts']} attempts, "
+              f"next {m['next_attempt_at']} UTC, last error: {m['last_error'] or '-'}")
+    return 0
+
+
+def _cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from bot.db import DatabaseUnavailable
+    from bot.handover import outbox
+
+    try:
+        result = outbox.retry(args.reference)
+    except DatabaseUnavailable as exc:
+        print(f"the database is not reachable, nothing changed: {exc}", file=sys.stderr)
+        return 4
+    if not result.found:
+        print(f"no handover with reference {args.reference.strip().upper()!r}", file=sys.stderr)
+        return 1
+    if not result.due:
+        print(f"{args.reference.strip().upper()}: no notifications waiting (all sent, or the partner "
+              f"has no handover e-mail or webhook)")
+        return 0
+    note = (f"; {result.retargeted} now go to the partner's current address" if result.retargeted else "")
+    print(f"{args.reference.strip().upper()}: {result.due} waiting notification(s) due now{note}. "
+          f"The worker sends them in its next round.")
+    return 0
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    w = sub.add_parser("worker", help="deliver partner notifications (outbox) and purge old data daily")
+    w.add_argument("--once", action="store_true", help="one delivery round, then stop (no purge)")
+    w.add_argument("--interval", type=_seconds, default=5.0, metavar="SECONDS",
+                   help="seconds between delivery rounds (default 5)")
+    w.set_defaults(func=_cmd_worker)
+
+    ob = sub.add_parser("outbox", help="the partner-notification outbox").add_subparsers(dest="what", required=True)
+    st = ob.add_parser("status", help="pending and sent counts, oldest pending, repeated failures")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--many", type=int, default=5, metavar="N",
+                    help="list pending messages with at least N attempts (default 5)")
+    st.set_defaults(func=_cmd_outbox_status)
+    rt = ob.add_parser("retry", help="make a handover's pending notifications due now")
+    rt.add_argument("reference", help="the handover reference, e.g. WC-2026-000123")
+    rt.set_defaults(func=_cmd_outbox_retry)

@@ -1,0 +1,49 @@
+"""The WhatsApp channel in front of the trained gids (Rasa Agent + the real action server): a
+conversation over real HTTP, from Meta's webhook to the Graph API test server."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot import config, messages
+from tests.channels.conftest import new_wa_id, reply_message, serve, text_message, webhook
+
+pytestmark = pytest.mark.model
+
+DOMAIN = yaml.safe_load((config.ROOT / "domain.yml").read_text())
+
+
+async def test_a_conversation_on_whatsapp_with_the_trained_gids(agent, make_channel, graph):
+    wa_id = new_wa_id()
+    async with serve(make_channel(), agent) as s:
+        async def say(message):
+            before = len(graph.delivered_to(wa_id))
+            status, _ = await s.post(webhook(messages=[message]))
+            assert status == 200
+            return graph.delivered_to(wa_id)[before:]
+
+        out = await say(text_message(wa_id, "hoi"))
+        assert out[0]["text"]["body"] == DOMAIN["responses"]["utter_welcome"][0]["text"]
+
+        out = await say(text_message(wa_id, "ik heb schulden"))
+        assert messages.ASK_PLACE in [m["text"]["body"] for m in out if m["type"] == "text"]
+
+        out = await say(text_message(wa_id, "ik woon in Hoogezand"))
+        bodies = [m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"] for m in out]
+        assert bodies[0] == messages.PLACE_FOUND.format(gemeente="Midden-Groningen", region="Groningen")
+        cards = [b for b in bodies if b.startswith("Gemeente Midden-Groningen: ")]
+        assert len(cards) == 1                       # the card once, as text, not again as JSON
+        assert not any(b.lstrip().startswith("{") for b in bodies)
+        choice = out[-1]                             # the consent question: reply buttons
+        assert choice["type"] == "interactive" and choice["interactive"]["type"] == "button"
+        payloads = [b["reply"]["id"] for b in choice["interactive"]["action"]["buttons"]]
+        assert "/deny" in payloads
+
+        await say(reply_message(wa_id, "button_reply", "/deny", "Nee, dank je"))
+
+    tracker = await agent.tracker_store.retrieve(wa_id)
+    assert tracker.sender_id == wa_id
+    assert tracker.get_latest_input_channel() == "whatsapp"
+    assert tracker.latest_message.intent["name"] == "deny"   # the payload, not a guess from the title
+    assert tracker.latest_message.metadata["channel"] == "whatsapp"
+    assert graph.unauthorised == 0

@@ -1,0 +1,227 @@
+"""Fixtures for the handover tests: a fresh seeded database per test (SQLite and PostgreSQL),
+handovers made with bot.handover.create_handover, and real receivers on 127.0.0.1: an aiosmtpd
+SMTP server and an aiohttp webhook endpoint that can fail on purpose.
+
+The outbox is global state (deliver_due sends whatever is due), so every test gets its own
+database: a copy of a seeded SQLite file, or a PostgreSQL database made from a seeded template."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import pytest
+from aiohttp import web
+from sqlalchemy import create_engine, text
+
+from bot.db import make_engine, session_scope
+from bot.db.models import Gemeente, Partner
+from bot.handover import TranscriptEntry, create_handover
+from tests.conftest import free_port, migrate_and_seed, require_service
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# What a person typed and shared: none of it may reach an e-mail or a log line.
+CONTACT_NAME = "Fatima El Amrani"
+CONTACT_PHONE = "0612345678"
+TRANSCRIPT = (
+    TranscriptEntry("persoon", "Ik heb schulden en ik wil een andere baan leren"),
+    TranscriptEntry("gids", "Hulp bij schulden krijg je bij je gemeente."),
+    TranscriptEntry("persoon", "Mijn werkgever betaalt al twee maanden niet <script>alert(1)</script>"),
+)
+
+
+@pytest.fixture(scope="session")
+def _seeded_sqlite(tmp_path_factory):
+    path = tmp_path_factory.mktemp("handover-seed") / "seed.db"
+    migrate_and_seed(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _seeded_postgres_template():
+    require_service("PostgreSQL", 5432)
+    name = f"gids_handover_tmpl_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate_and_seed(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    yield admin, name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _copy_sqlite(source, target) -> None:
+    # The backup API copies a consistent database, whatever state its WAL file is in.
+    with sqlite3.connect(str(source)) as src, sqlite3.connect(str(target)) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_db_url(request, tmp_path):
+    """A migrated, seeded database of its own for one test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "gids.db"
+        _copy_sqlite(request.getfixturevalue("_seeded_sqlite"), target)
+        yield f"sqlite:///{target}"
+        return
+    admin, template = request.getfixturevalue("_seeded_postgres_template")
+    name = f"gids_handover_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def fresh_engine(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_handover(fresh_engine):
+    """make_handover(partner_id, email=..., webhook=...) sets the partner's handover channels and
+    creates a handover for it (with contact details and a transcript); returns its reference."""
+    def make(partner_id: str = "uwv", *, email: Optional[str] = None, webhook: Optional[str] = None,
+             gemeente_code: str = "GM0014", topics=("ask_debt_help", "ask_retraining"),
+             audience: str = "werkzoekende", reason: str = "routing") -> str:
+        with session_scope(fresh_engine) as session:
+            partner = session.get(Partner, partner_id)
+            partner.handover_email = email
+            partner.handover_webhook = webhook
+            gemeente = session.get(Gemeente, gemeente_code)
+            handover = create_handover(
+                session, conversation_id=f"conv-{uuid.uuid4().hex[:8]}", channel="socketio",
+                partner_id=partner_id, contact_name=CONTACT_NAME, contact_method="phone",
+                contact_value=CONTACT_PHONE, transcript=TRANSCRIPT, topics=topics,
+                region_code=gemeente.region_code, gemeente_code=gemeente_code, audience=audience,
+                reason=reason, summary="Schulden; wil omscholing.")
+            return handover.reference
+    return make
+
+
+# --------------------------------------------------------------------------- webhook receiver
+
+@dataclass
+class Seen:
+    key: Optional[str]
+    signature: Optional[str]
+    body: bytes
+    answer: str
+
+
+@dataclass
+class WebhookReceiver:
+    """Answers each request with the next item of ``script`` ("500", "404", "drop", "hang", "200"),
+    then with 200. ``hang`` keeps the request open until the test ends (the client times out)."""
+    url: str = ""
+    script: List[str] = field(default_factory=list)
+    seen: List[Seen] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    on_request: Optional[Callable[[], None]] = None  # runs while a request is being answered
+
+    @property
+    def accepted(self) -> Counter:
+        """Idempotency key → number of requests this receiver accepted (answered 2xx)."""
+        return Counter(s.key for s in self.seen if s.answer == "200")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        answer = self.script.pop(0) if self.script else "200"
+        if self.on_request is not None:
+            self.on_request()
+        self.seen.append(Seen(request.headers.get("Idempotency-Key"),
+                              request.headers.get("X-Gids-Signature"), body, answer))
+        if answer == "drop":
+            request.transport.abort()  # the connection goes away without any answer
+            await self.release.wait()
+        if answer == "hang":
+            await self.release.wait()
+        if answer == "200":
+            self.arrived.set()
+            return web.json_response({"ok": True})
+        return web.Response(status=int(answer) if answer.isdigit() else 500, text="nee")
+
+
+@pytest.fixture
+async def webhook_receiver():
+    receiver = WebhookReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    receiver.url = f"http://127.0.0.1:{port}/hook"
+    yield receiver
+    receiver.release.set()
+    await runner.cleanup()
+
+
+# ------------------------------------------------------------------------------ SMTP server
+
+class MailHandler:
+    def __init__(self) -> None:
+        self.received: List[Dict] = []
+        self.refuse_rcpt: Optional[str] = None  # an SMTP reply to every RCPT, e.g. a 550
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                              "data": envelope.content, "login": getattr(session, "login_data", None)})
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """An aiosmtpd server on 127.0.0.1 and the GIDS_SMTP_* settings that point to it."""
+    from aiosmtpd.controller import Controller
+
+    handler = MailHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("GIDS_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("GIDS_SMTP_PORT", str(port))
+    monkeypatch.setenv("GIDS_SMTP_FROM", "Werkcentrum Gids <gids@werkcentrum.example>")
+    monkeypatch.delenv("GIDS_SMTP_STARTTLS", raising=False)
+    monkeypatch.delenv("GIDS_SMTP_USER", raising=False)
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_notify_env(monkeypatch):
+    for name in ("GIDS_SMTP_HOST", "GIDS_SMTP_PORT", "GIDS_SMTP_USER", "GIDS_SMTP_PASSWORD",
+                 "GIDS_SMTP_STARTTLS", "GIDS_SMTP_FROM", "GIDS_CONSOLE_URL", "GIDS_WEBHOOK_SECRET",
+                 "GIDS_WEBHOOK_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_data_in_logs(caplog):
+    """Whatever a test does, nothing the person typed or shared may appear in a log record."""
+    caplog.set_level(logging.DEBUG, logger="bot")
+    yield
+    personal = [CONTACT_NAME, CONTACT_PHONE, "Schulden; wil omscholing."] + [e.text for e in TRANSCRIPT]
+    for record in caplog.get_records("setup") + caplog.get_records("call"):  # .records: teardown only
+        logged = record.getMessage() + (caplog.handler.formatter.formatException(record.exc_info)
+                                        if record.exc_info else "")
+        leaked = [p for p in personal if p in logged]
+        assert not leaked, f"personal data in a log record of {record.name}: {leaked}"

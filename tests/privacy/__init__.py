@@ -1,0 +1,1 @@
+"""Tests of bot.privacy: redaction, the redacting tracker store and logs, retention."""
