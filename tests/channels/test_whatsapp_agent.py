@@ -47,3 +47,44 @@ async def test_a_conversation_on_whatsapp_with_the_trained_gids(agent, make_chan
     assert tracker.latest_message.intent["name"] == "deny"   # the payload, not a guess from the title
     assert tracker.latest_message.metadata["channel"] == "whatsapp"
     assert graph.unauthorised == 0
+
+
+async def test_a_handover_on_whatsapp_offers_the_whatsapp_number(agent, make_channel, graph, actions_db_url):
+    from sqlalchemy import select
+
+    from bot.db import make_engine, session_scope
+    from bot.db.models import Handover
+    from bot.handover.contact import display_phone
+
+    wa_id = new_wa_id()
+    async with serve(make_channel(), agent) as s:
+        async def say(message):
+            before = len(graph.delivered_to(wa_id))
+            status, _ = await s.post(webhook(messages=[message]))
+            assert status == 200
+            return graph.delivered_to(wa_id)[before:]
+
+        def body(m):
+            return m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"]
+
+        for line in ("hoi", "ik heb schulden", "Hoogezand"):
+            out = await say(text_message(wa_id, line))
+        out = await say(reply_message(wa_id, "button_reply", "/affirm", "Ja, graag"))
+        assert body(out[-1]) == messages.ASK_NAME
+        out = await say(text_message(wa_id, "Sanne"))
+        question = out[-1]
+        assert body(question) == messages.ASK_CONTACT_METHOD_WHATSAPP.format(number=display_phone("+" + wa_id))
+        first = question["interactive"]["action"]["buttons"][0]["reply"]
+        assert first["title"] == "WhatsApp"
+        out = await say(reply_message(wa_id, "button_reply", first["id"], first["title"]))
+        assert any(body(m).startswith("Gelukt!") for m in out)
+
+    engine = make_engine(actions_db_url)
+    try:
+        with session_scope(engine) as session:
+            h = session.scalars(select(Handover).where(Handover.conversation_id == wa_id)).one()
+            assert (h.channel, h.contact_method, h.contact_value) == ("whatsapp", "whatsapp", "+" + wa_id)
+            assert "Kanaal: WhatsApp." in h.summary
+            assert any(line.text == "Sanne" for line in h.transcript)
+    finally:
+        engine.dispose()
