@@ -16,7 +16,8 @@ mkdir -p var/log
 
 pids=()
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
 
 printf '\n==> Starting the action server (log: var/log/actions.log)\n'
 .venv/bin/rasa run actions --port 5055 --actions actions --logging-config-file config/logging.yml >var/log/actions.log 2>&1 &
@@ -39,7 +40,9 @@ printf '==> Starting the Rasa server on port %s (log: var/log/rasa.log)\n' "$RAS
   --port "$RASA_PORT" --enable-api --cors "*" --logging-config-file config/logging.yml >var/log/rasa.log 2>&1 &
 pids+=($!)
 
-.venv/bin/python - "$RASA_PORT" <<'PY'
+# In the background and waited for, so Ctrl-C or a TERM stops everything at once, also while the
+# Rasa server is still loading (bash runs traps only between foreground commands).
+.venv/bin/python - "$RASA_PORT" <<'PY' &
 import sys, time, urllib.request
 url = f"http://localhost:{sys.argv[1]}/status"
 for _ in range(240):
@@ -51,6 +54,9 @@ for _ in range(240):
         time.sleep(1)
 sys.exit("the Rasa server did not come up within 4 minutes; see var/log/rasa.log")
 PY
+ready=$!
+pids+=("$ready")
+wait "$ready"
 
 cat <<TXT
 
