@@ -124,7 +124,8 @@ def validate_place_answer(slot_value: Any, dispatcher: CollectingDispatcher, tra
     employer = tracker.get_slot("topic") in EMPLOYER_TOPICS
     if res.ok:
         found = messages.PLACE_FOUND_EMPLOYER if employer else messages.PLACE_FOUND
-        dispatcher.utter_message(text=found.format(gemeente=res.gemeente.name, region=res.gemeente.region_name))
+        dispatcher.utter_message(text=found.format(gemeente=res.gemeente.name,
+                                             region=messages.region_label(res.gemeente.region_name)))
         return _place_slots(res.gemeente, res.matched or text)
     if res.status == routing.AMBIGUOUS:
         return {"place": None, "location": res.matched or text,

@@ -67,6 +67,11 @@ CONTACT_LABELS = {"phone": "Bel", "phone_hours": "Bereikbaar", "website": "Websi
                   "address": "Adres", "opening_hours": "Open"}
 
 
+def region_label(name: str) -> str:
+    """ "Regio Zwolle" → "Zwolle": the texts already say "de regio {region}"."""
+    return name[len("regio "):] if name and name.lower().startswith("regio ") else name
+
+
 def join_dutch(items: List[str]) -> str:
     """ "a", "a en b", "a, b en c" """
     items = [i for i in items if i]

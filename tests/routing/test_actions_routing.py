@@ -49,6 +49,12 @@ def test_place_resolves_to_gemeente_and_region(use_db):
     assert said == [messages.PLACE_FOUND.format(gemeente="Midden-Groningen", region="Groningen")]
 
 
+def test_a_region_called_regio_is_not_named_twice(use_db):
+    _, said, _ = validate("Zwolle")
+    assert said == [messages.PLACE_FOUND.format(gemeente="Zwolle", region="Zwolle")]
+    assert "regio Regio" not in said[0]
+
+
 def test_employer_hears_about_the_company(use_db):
     result, said, _ = validate("Veenendaal", {"topic": "employer_hiring"})
     assert result["gemeente_code"] == "GM0345"

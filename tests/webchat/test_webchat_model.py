@@ -144,7 +144,7 @@ def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conver
     assert said.count(WELCOME) == 1
     gemeente_card = next(c for c in cards(driver) if c.startswith("Gemeente Zwolle"))
     assert "schulden" in gemeente_card
-    assert messages.PLACE_FOUND.format(gemeente="Zwolle", region="Regio Zwolle") in said
+    assert messages.PLACE_FOUND.format(gemeente="Zwolle", region="Zwolle") in said
     # Every website on a card is a real https link.
     hrefs = js(driver, "return Array.from(root.querySelectorAll('.gids-card a')).map(a => a.href);")
     assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs)
