@@ -109,6 +109,61 @@ def db_url(request, tmp_path_factory):
     drop_database(cleanup)
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite_file(tmp_path_factory) -> Path:
+    """One migrated, seeded SQLite file per session; tests that change data work on copies."""
+    path = tmp_path_factory.mktemp("seed") / "seed.db"
+    migrate_and_seed(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres_template():
+    """A migrated, seeded PostgreSQL database that per-test databases are copied from."""
+    require_service("PostgreSQL", 5432)
+    name = f"gids_tmpl_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate_and_seed(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    yield admin, name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_seeded_db(request, tmp_path):
+    """fresh_seeded_db("sqlite" | "postgresql") -> the URL of a seeded database of this test's own,
+    dropped afterwards. Copying is much faster than migrating and seeding again."""
+    import sqlite3
+
+    made = []
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            target = tmp_path / f"gids-{len(made)}.db"
+            # The backup API copies a consistent database, whatever state its WAL file is in.
+            with sqlite3.connect(str(request.getfixturevalue("seeded_sqlite_file"))) as src, \
+                    sqlite3.connect(str(target)) as dst:
+                src.backup(dst)
+            made.append(None)
+            return f"sqlite:///{target}"
+        admin, template = request.getfixturevalue("seeded_postgres_template")
+        name = f"gids_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        made.append((admin, name))
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    for cleanup in made:
+        if cleanup is not None:
+            admin, name = cleanup
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def engine(db_url):
     from bot.db import make_engine

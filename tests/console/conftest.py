@@ -4,7 +4,6 @@ made with bot.handover.create_handover, and aiohttp test clients that log in lik
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -15,14 +14,13 @@ from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bot.db import make_engine, session_scope
 from bot.db.models import AuditLog, QuestionSignal
 from bot.handover import TranscriptEntry, create_handover
-from tests.conftest import free_port, migrate_and_seed, require_service
+from tests.conftest import free_port
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
 SECRET = Fernet.generate_key()
 
@@ -40,55 +38,16 @@ def cheap_password_hashes(monkeypatch):
     monkeypatch.setattr(auth, "_dummy_hash", None)
 
 
-@pytest.fixture(scope="session")
-def _seeded_sqlite(tmp_path_factory):
-    path = tmp_path_factory.mktemp("console-seed") / "seed.db"
-    migrate_and_seed(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def _seeded_postgres_template():
-    require_service("PostgreSQL", 5432)
-    name = f"gids_console_tmpl_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate_and_seed(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    yield admin, name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _sqlite_copy(request, tmp_path) -> str:
-    target = tmp_path / "gids.db"
-    # The backup API copies a consistent database, whatever state its WAL file is in.
-    with sqlite3.connect(str(request.getfixturevalue("_seeded_sqlite"))) as src, \
-            sqlite3.connect(str(target)) as dst:
-        src.backup(dst)
-    return f"sqlite:///{target}"
-
-
 @pytest.fixture
-def db_url(request, tmp_path):
+def db_url(fresh_seeded_db):
     """A seeded SQLite database of this test's own."""
-    return _sqlite_copy(request, tmp_path)
+    return fresh_seeded_db("sqlite")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def matrix_db_url(request, tmp_path):
+def matrix_db_url(request, fresh_seeded_db):
     """The same, on SQLite and on PostgreSQL (for the authorisation matrix)."""
-    if request.param == "sqlite":
-        yield _sqlite_copy(request, tmp_path)
-        return
-    admin, template = request.getfixturevalue("_seeded_postgres_template")
-    name = f"gids_console_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return fresh_seeded_db(request.param)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,14 +15,12 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 from aiohttp import web
-from sqlalchemy import create_engine, text
 
 from bot.db import make_engine, session_scope
 from bot.db.models import Gemeente, Partner
 from bot.handover import TranscriptEntry, create_handover
-from tests.conftest import free_port, migrate_and_seed, require_service
+from tests.conftest import free_port
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # What a person typed and shared: none of it may reach an e-mail or a log line.
 CONTACT_NAME = "Fatima El Amrani"
@@ -35,48 +32,10 @@ TRANSCRIPT = (
 )
 
 
-@pytest.fixture(scope="session")
-def _seeded_sqlite(tmp_path_factory):
-    path = tmp_path_factory.mktemp("handover-seed") / "seed.db"
-    migrate_and_seed(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def _seeded_postgres_template():
-    require_service("PostgreSQL", 5432)
-    name = f"gids_handover_tmpl_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate_and_seed(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    yield admin, name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _copy_sqlite(source, target) -> None:
-    # The backup API copies a consistent database, whatever state its WAL file is in.
-    with sqlite3.connect(str(source)) as src, sqlite3.connect(str(target)) as dst:
-        src.backup(dst)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_db_url(request, tmp_path):
+def fresh_db_url(request, fresh_seeded_db):
     """A migrated, seeded database of its own for one test, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        target = tmp_path / "gids.db"
-        _copy_sqlite(request.getfixturevalue("_seeded_sqlite"), target)
-        yield f"sqlite:///{target}"
-        return
-    admin, template = request.getfixturevalue("_seeded_postgres_template")
-    name = f"gids_handover_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return fresh_seeded_db(request.param)
 
 
 @pytest.fixture
