@@ -16,7 +16,8 @@ from bot.db import DatabaseUnavailable, get_engine
 from bot.routing import places
 from bot.routing.places import (ABROAD, AMBIGUOUS, EMPTY, INVALID_POSTCODE, RESOLVED, UNKNOWN,
                                 GemeenteRef, Resolution, place_index)
-from bot.routing.services import ServiceCard, find_services, order_needs
+from bot.routing.services import (TOPICS, ServiceCard, choose, default_audiences, load_offers,
+                                  order_needs)
 
 __all__ = ["route", "resolve_place", "services_for", "order_needs", "Resolution", "GemeenteRef",
            "ServiceCard", "RESOLVED", "AMBIGUOUS", "UNKNOWN", "INVALID_POSTCODE", "ABROAD", "EMPTY",
@@ -40,27 +41,32 @@ def resolve_gemeente_code(code: str, engine: Optional[Engine] = None) -> Resolut
     return _guard(lambda: place_index(engine).resolve_code(code))
 
 
-_services_cache: Dict[tuple, tuple] = {}
+_offers_cache: Dict[str, tuple] = {}
+
+
+def _offers(engine: Engine):
+    """Every service of every topic, loaded once per TTL (one query, ~3,300 rows)."""
+    key = str(engine.url)
+    hit = _offers_cache.get(key)
+    if hit and time.monotonic() - hit[0] < places.INDEX_TTL_SECONDS:
+        return hit[1]
+
+    def load():
+        with Session(engine, future=True) as session:
+            return load_offers(session)
+    table = _guard(load)
+    _offers_cache[key] = (time.monotonic(), table)
+    return table
 
 
 def services_for(topic: str, gemeente: GemeenteRef, audience: Optional[str] = None,
                  engine: Optional[Engine] = None):
     """Cached like the place index: the table changes a few times a year, people ask all day.
     An import clears both caches in its own process; other processes follow within the TTL."""
-    engine = engine or get_engine()
-    key = (str(engine.url), topic, gemeente.code, gemeente.region_code, audience, date.today())
-    hit = _services_cache.get(key)
-    if hit and time.monotonic() - hit[0] < places.INDEX_TTL_SECONDS:
-        return _copies(hit[1])
-
-    def lookup():
-        with Session(engine, future=True) as session:
-            return find_services(session, topic, gemeente, audience)
-    cards = _guard(lookup)
-    if len(_services_cache) > 20_000:  # 342 gemeenten × 10 topics × 3 audiences fits easily
-        _services_cache.clear()
-    _services_cache[key] = (time.monotonic(), cards)
-    return _copies(cards)
+    if topic not in TOPICS:
+        raise ValueError(f"unknown topic {topic!r}")
+    table = _offers(engine or get_engine())
+    return _copies(choose(table[topic], gemeente, default_audiences(topic, audience), date.today()))
 
 
 def _copies(cards):
@@ -69,7 +75,7 @@ def _copies(cards):
 
 
 def forget_cached_services() -> None:
-    _services_cache.clear()
+    _offers_cache.clear()
 
 
 def route(topic: str, place: str, audience: Optional[str] = None,
