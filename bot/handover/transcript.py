@@ -68,7 +68,13 @@ def build_transcript(events: Sequence[Dict[str, Any]], keep: Iterable[str] = ())
             last_buttons = (event.get("data") or {}).get("buttons") or []
             text = _bot_text(event)
             if text:
-                lines.append(TranscriptEntry(GIDS, redact(text, keep=keep)[:MAX_LINE], _when(event)))
+                # A partner card's own phone number and e-mail come from the routing table, not
+                # from the person: staff should still see them.
+                custom = (event.get("data") or {}).get("custom") or {}
+                contact = custom.get("contact") if isinstance(custom, dict) else None
+                card_keep = list((contact or {}).get(k) for k in ("phone", "email")) if isinstance(contact, dict) else []
+                lines.append(TranscriptEntry(GIDS, redact(text, keep=keep + [k for k in card_keep if k])[:MAX_LINE],
+                                             _when(event)))
     return lines
 
 

@@ -64,3 +64,11 @@ def test_summary_for_staff():
                           partner_name="Werkcentrum.nl")
     assert human.startswith("De persoon wil graag een medewerker spreken.")
     assert "Woonplaats niet genoemd." in human and "webchat" in human
+
+
+def test_a_partner_cards_own_phone_number_stays():
+    card = {"partner": "Gemeente Zwolle", "service": "Schuldhulp", "contact": {"phone": "038-4982999"}}
+    lines = build_transcript([bot("Gemeente Zwolle: Schuldhulp\nBel: 038-4982999", custom=card),
+                              user("bel mij op 038-4982999 of 0612345678")])
+    assert "038-4982999" in lines[0].text
+    assert "038-4982999" not in lines[1].text and "0612345678" not in lines[1].text
