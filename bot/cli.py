@@ -202,7 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     im.set_defaults(func=_cmd_routing_import)
 
     ro = sub.add_parser("route", help="who helps with TOPIC in PLACE (the answer the actions give)")
-    ro.add_argument("--topic", required=True, help="a topic intent, e.g. ask_debt_help")
+    # The topics are spelled out here rather than imported: importing bot.routing for every
+    # `gids` command would slow them all down.
+    ro.add_argument("--topic", required=True, choices=ROUTE_TOPICS, metavar="TOPIC",
+                    help="a topic intent: " + ", ".join(ROUTE_TOPICS))
     ro.add_argument("--place", required=True, help="place name or postcode")
     ro.add_argument("--audience", choices=["werkzoekende", "werkende", "werkgever"])
     ro.add_argument("--json", action="store_true")
@@ -221,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+ROUTE_TOPICS = ("ask_retraining", "ask_debt_help", "ask_language_help", "ask_vacancies", "ask_benefits",
+                "ask_career_advice", "ask_dismissal_help", "ask_apprenticeship", "employer_hiring",
+                "employer_training")
 COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.webchat.cli")
 
 
