@@ -25,6 +25,13 @@ RESOLVED, AMBIGUOUS, UNKNOWN, INVALID_POSTCODE, ABROAD, EMPTY = (
 
 MAX_INPUT_CHARS = 200        # a place is short; the rest of a long message is not a place
 FUZZY_ACCEPT = 88            # a typo this close to exactly one place resolves to it
+# Short words are one letter away from many names ("weet" ~ Weert, "hallo" ~ Hall, "dorp" ~
+# Adorp): there a typo must keep the length (a swapped letter, 90+) to resolve; otherwise the
+# name is only offered as a suggestion.
+FUZZY_ACCEPT_SHORT = 90
+SHORT_WORD = 5
+# The country is not a place to route on ("Nederland" is also a hamlet in Steenwijkerland).
+COUNTRY_NAMES = {"nederland", "holland", "the netherlands", "netherlands", "nl"}
 FUZZY_SUGGEST = 70           # closer than this: offered as a suggestion
 PC4_MAJORITY = 0.9           # a PC4 shared by gemeenten resolves to one that has 90% of it
 
@@ -222,6 +229,8 @@ class PlaceIndex:
 
         key = normalise(text)
         stripped = normalise(_LEADING_WORDS.sub("", text.strip()))
+        if stripped in COUNTRY_NAMES or key in COUNTRY_NAMES:
+            return Resolution(UNKNOWN, raw)
         for k in dict.fromkeys([key, stripped]):
             if k in self.names:
                 return self._result_for(self.names[k], raw, self.labels[k], "exact")
@@ -263,16 +272,23 @@ class PlaceIndex:
             best: List[Tuple[str, float, int]] = []
             for word in key.split():
                 if len(word) >= 4 and word not in self.word_like:
-                    best += process.extract(word, self._keys, scorer=fuzz.ratio, limit=3, score_cutoff=FUZZY_ACCEPT)
+                    best += [h for h in process.extract(word, self._keys, scorer=fuzz.ratio, limit=3,
+                                                        score_cutoff=FUZZY_ACCEPT)
+                             if h[1] >= _accept(word)]
             hits = sorted(best, key=lambda h: -h[1])
+            key = hits[0][0] if hits else key
         if not hits:
             return Resolution(UNKNOWN, raw)
         top_key, top_score, _ = hits[0]
         runner_up = next((s for k, s, _ in hits[1:] if self.names[k] != self.names[top_key]), 0)
-        if top_score >= FUZZY_ACCEPT and top_score - runner_up >= 4:
+        if top_score >= _accept(key) and top_score - runner_up >= 4:
             return self._result_for(self.names[top_key], raw, self.labels[top_key], "fuzzy")
         suggestions = list(dict.fromkeys(self.labels[k] for k, s, _ in hits if s >= FUZZY_SUGGEST))[:3]
         return Resolution(UNKNOWN, raw, suggestions=suggestions)
+
+
+def _accept(text: str) -> float:
+    return FUZZY_ACCEPT_SHORT if len(text) <= SHORT_WORD else FUZZY_ACCEPT
 
 
 _cache: Dict[str, Tuple[float, PlaceIndex]] = {}
