@@ -76,6 +76,8 @@ ABROAD_NAMES = {
 # docker image does not have; this one also knows "van" ("in de buurt van Leiden").
 PLACE_CUES = {"in", "uit", "bij", "te", "naar", "rond", "nabij", "vlakbij", "gemeente", "regio",
               "omgeving", "woonplaats", "plaats", "stad", "dorp", "van"}
+# Words before the cue that say the place is where the person lives (or their company is).
+LIVES_WORDS = {"woon", "woont", "wonen", "woonachtig", "verhuisd", "gevestigd", "zit", "zitten"}
 # Articles and pronouns are never a place, even where a woonplaats has their name (Een).
 NOT_A_PLACE_AFTER_CUE = {"een", "de", "het", "mijn", "m'n", "mn", "ons", "onze", "zijn", "haar",
                          "hun", "je", "jouw", "dit", "dat", "die", "deze", "der", "den"}
@@ -245,6 +247,7 @@ class PlaceIndex:
         # a name that is also a word counts too ("ik woon in Bergen").
         words = key.split()
         for after_cue_only in (True, False):
+            found: List[Tuple[int, str]] = []  # (position, name), longest names first
             for n in (4, 3, 2, 1):
                 for i in range(len(words) - n + 1):
                     after_cue = i > 0 and words[i - 1] in PLACE_CUES
@@ -253,10 +256,15 @@ class PlaceIndex:
                     gram = " ".join(words[i:i + n])
                     if gram in NOT_A_PLACE_AFTER_CUE:
                         continue  # "ik woon in een dorp": Een is a woonplaats, here an article
-                    if gram in self.names and (after_cue or gram not in self.word_like):
-                        return self._result_for(self.names[gram], raw, self.labels[gram], "exact")
-                    if gram in ABROAD_NAMES:
-                        return Resolution(ABROAD, raw, matched=gram)
+                    if (gram in self.names and (after_cue or gram not in self.word_like)) or gram in ABROAD_NAMES:
+                        found.append((i, gram))
+            if found:
+                # "ik kom uit Groningen maar woon nu in Zwolle": where the person lives wins.
+                lives = [(i, g) for i, g in found if LIVES_WORDS & set(words[max(0, i - 4):i])]
+                i, gram = (lives or found)[0]
+                if gram in ABROAD_NAMES and gram not in self.names:
+                    return Resolution(ABROAD, raw, matched=gram)
+                return self._result_for(self.names[gram], raw, self.labels[gram], "exact")
         pc4 = PC4_RE.search(text)
         if pc4 and "postcode" in key:
             return self.resolve_postcode(raw, pc4.group(1))
