@@ -16,7 +16,7 @@ def _cmd_nlp_build(args: argparse.Namespace) -> int:
 
 def _cmd_nlp_lookups(args: argparse.Namespace) -> int:
     from bot.nlp import lookups
-    print(f"wrote {lookups.LOOKUP_FILE} ({lookups.write()} place names)")
+    print(f"wrote {lookups.LOOKUP_FILE} ({lookups.write()} place names) and {lookups.PLACE_WORDS_FILE}")
     return 0
 
 
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--base", help="nl_core_news_sm (default) or 'blank'")
     b.set_defaults(func=_cmd_nlp_build)
 
-    lk = nlp.add_parser("lookups", help="regenerate data/nlu/lookup_location.yml from data/routing")
+    lk = nlp.add_parser("lookups", help="regenerate data/nlu/lookup_location.yml and data/routing/place_words.txt")
     lk.set_defaults(func=_cmd_nlp_lookups)
 
     t = sub.add_parser("train", help="train the Rasa model unless the cached one is current")

@@ -63,3 +63,10 @@ def test_location_lookup_table_is_in_sync_with_the_routing_data():
     from bot.nlp import lookups
     assert lookups.LOOKUP_FILE.read_text(encoding="utf-8") == lookups.render(), \
         "run: .venv/bin/gids nlp lookups"
+
+
+def test_place_words_are_in_sync_with_the_routing_data():
+    from bot.nlp import lookups
+    assert lookups.PLACE_WORDS_FILE.read_text(encoding="utf-8") == lookups.render_place_words(), \
+        "run: .venv/bin/gids nlp lookups"
+    assert {"best", "beek", "leiden"} <= set(lookups.render_place_words().splitlines())
