@@ -3,7 +3,6 @@
 ``route()`` is the one call the actions and ``gids route`` share, so both give the same answer."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import date
 from typing import Dict, Optional
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import DatabaseUnavailable, get_engine
 from bot.routing import places
+from bot.routing.cache import RefreshingCache
 from bot.routing.places import (ABROAD, AMBIGUOUS, EMPTY, INVALID_POSTCODE, RESOLVED, UNKNOWN,
                                 GemeenteRef, Resolution, place_index)
 from bot.routing.services import (TOPICS, ServiceCard, choose, default_audiences, load_offers,
@@ -41,22 +41,17 @@ def resolve_gemeente_code(code: str, engine: Optional[Engine] = None) -> Resolut
     return _guard(lambda: place_index(engine).resolve_code(code))
 
 
-_offers_cache: Dict[str, tuple] = {}
+_offers_store: RefreshingCache = RefreshingCache(places.INDEX_TTL_SECONDS)
+_offers_cache = _offers_store.entries  # engine URL -> (loaded at, offers); read by bench/routing
 
 
 def _offers(engine: Engine):
-    """Every service of every topic, loaded once per TTL (one query, ~3,300 rows)."""
-    key = str(engine.url)
-    hit = _offers_cache.get(key)
-    if hit and time.monotonic() - hit[0] < places.INDEX_TTL_SECONDS:
-        return hit[1]
-
+    """Every service of every topic, in memory (one query, ~3,300 rows), refreshed in the
+    background after the TTL."""
     def load():
         with Session(engine, future=True) as session:
             return load_offers(session)
-    table = _guard(load)
-    _offers_cache[key] = (time.monotonic(), table)
-    return table
+    return _guard(lambda: _offers_store.get(str(engine.url), load))
 
 
 def services_for(topic: str, gemeente: GemeenteRef, audience: Optional[str] = None,
@@ -75,7 +70,7 @@ def _copies(cards):
 
 
 def forget_cached_services() -> None:
-    _offers_cache.clear()
+    _offers_store.clear()
 
 
 def route(topic: str, place: str, audience: Optional[str] = None,

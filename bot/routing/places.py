@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
@@ -20,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot import config
+from bot.routing.cache import RefreshingCache
 from bot.db.models import Arbeidsmarktregio, Gemeente, PlaceAlias, Postcode, Woonplaats
 
 log = logging.getLogger(__name__)
@@ -311,27 +310,20 @@ def _accept(text: str) -> float:
     return FUZZY_ACCEPT_SHORT if len(text) <= SHORT_WORD else FUZZY_ACCEPT
 
 
-_cache: Dict[str, Tuple[float, PlaceIndex]] = {}
-_lock = threading.Lock()
 INDEX_TTL_SECONDS = 300  # an administrator's import reaches running servers within 5 minutes
+_indexes: RefreshingCache[PlaceIndex] = RefreshingCache(INDEX_TTL_SECONDS)
+_cache = _indexes.entries  # engine URL -> (loaded at, index); read by bench/routing
 
 
 def place_index(engine: Engine, max_age: float = INDEX_TTL_SECONDS) -> PlaceIndex:
-    key = str(engine.url)
-    with _lock:
-        hit = _cache.get(key)
-        if hit and time.monotonic() - hit[0] < max_age:
-            return hit[1]
-    with Session(engine, future=True) as session:
-        index = PlaceIndex.load(session)
-    with _lock:
-        _cache[key] = (time.monotonic(), index)
-    return index
+    def load() -> PlaceIndex:
+        with Session(engine, future=True) as session:
+            return PlaceIndex.load(session)
+    return _indexes.get(str(engine.url), load, max_age)
 
 
 def forget_cached_indexes() -> None:
     """Drop the place index and the cached service lookups (after an import or in tests)."""
-    with _lock:
-        _cache.clear()
+    _indexes.clear()
     import bot.routing as routing  # the service cache lives beside route()
     routing.forget_cached_services()
