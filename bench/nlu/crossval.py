@@ -1,7 +1,11 @@
 """5-fold cross-validation of the NLU pipeline against its alternatives.
 
-    .venv/bin/python bench/nlu/crossval.py            # all configurations, writes REPORT.md
-    .venv/bin/python bench/nlu/crossval.py --configs final no_char_ngrams --folds 5
+    nice -n 19 .venv/bin/python bench/nlu/crossval.py     # final + 3 alternatives, writes REPORT.md
+    nice -n 19 .venv/bin/python bench/nlu/crossval.py --configs final no_lookup --out /tmp/exp
+    nice -n 19 .venv/bin/python bench/nlu/crossval.py --configs final char_2_5 --only-folds 2
+
+The default set is the comparison REPORT.md keeps; the other named configurations are
+single-point experiments (one change to config.yml each), recorded in HISTORY.md.
 
 Each configuration is trained on 4/5 of data/nlu and tested on the held-out fifth (stratified by
 intent, same folds for every configuration). The classifier's own intent is scored (the first
@@ -33,8 +37,23 @@ CONFIGS = {
     "no_spacy": "WhitespaceTokenizer instead of the nl_gids spaCy pipeline (no lemmas, no gazetteer)",
     "no_char_ngrams": "without the character n-gram CountVectorsFeaturizer",
     "logistic_regression": "LogisticRegressionClassifier instead of DIET",
+    "no_lookup": "RegexFeaturizer without the lookup tables (place names, languages); domain regexes kept",
+    "no_regex": "without the RegexFeaturizer (no domain-word regexes, no lookup tables)",
+    "word_bigrams": "word CountVectorsFeaturizer with 1-2 word n-grams (\"tot ziens\", \"ons bedrijf\")",
+    "diet_200": "DIETClassifier with 200 epochs instead of the configured number",
+    "diet_hidden": "DIETClassifier with two hidden layers (256, 128) before the embedding, so word groups can interact",
+    "char_2_5": "character n-grams 2-5 instead of the configured range",
+    "diet": "DIETClassifier (100 epochs, no transformer, as in rounds 1-3) instead of logistic regression",
+    "no_lemma": "word CountVectorsFeaturizer on the words as typed instead of spaCy lemmas (spaCy stays for the entities)",
+    "lr_1000": "LogisticRegressionClassifier with max_iter 1000 (the default 100 may stop before it converges)",
 }
+# The DIET set-up of rounds 1-3, for the "diet" alternative.
+DIET = {"name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0,
+        "entity_recognition": False, "constrain_similarities": True, "random_seed": 42}
+# The comparison REPORT.md holds; the other configurations are single-point pipeline experiments.
+DEFAULT_CONFIGS = ["final", "no_spacy", "no_char_ngrams", "diet"]
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+AMBIGUITY = [0.0, 0.05, 0.1, 0.2]
 
 
 def derive_config(name: str, target: Path) -> Path:
@@ -49,6 +68,29 @@ def derive_config(name: str, target: Path) -> Path:
         pipe = [c for c in pipe if c.get("analyzer") != "char_wb"]
     elif name == "logistic_regression":
         pipe = [{"name": "LogisticRegressionClassifier"} if c["name"] == "DIETClassifier" else c for c in pipe]
+    elif name == "diet":
+        pipe = [dict(DIET) if c["name"].endswith("LogisticRegressionClassifier") else c for c in pipe]
+    elif name == "no_lemma":
+        pipe = [{**c, "use_lemma": False}
+                if c["name"] == "CountVectorsFeaturizer" and c.get("analyzer", "word") == "word" else c
+                for c in pipe]
+    elif name == "lr_1000":
+        pipe = [{**c, "max_iter": 1000} if c["name"].endswith("LogisticRegressionClassifier") else c for c in pipe]
+    elif name == "no_lookup":
+        pipe = [{**c, "use_lookup_tables": False} if c["name"] == "RegexFeaturizer" else c for c in pipe]
+    elif name == "no_regex":
+        pipe = [c for c in pipe if c["name"] != "RegexFeaturizer"]
+    elif name == "word_bigrams":
+        pipe = [{**c, "min_ngram": 1, "max_ngram": 2}
+                if c["name"] == "CountVectorsFeaturizer" and c.get("analyzer", "word") == "word" else c
+                for c in pipe]
+    elif name == "diet_200":
+        pipe = [{**c, "epochs": 200} if c["name"] == "DIETClassifier" else c for c in pipe]
+    elif name == "diet_hidden":
+        pipe = [{**c, "hidden_layers_sizes": {"text": [256, 128], "label": []}}
+                if c["name"] == "DIETClassifier" else c for c in pipe]
+    elif name == "char_2_5":
+        pipe = [{**c, "min_ngram": 2, "max_ngram": 5} if c.get("analyzer") == "char_wb" else c for c in pipe]
     elif name != "final":
         raise ValueError(name)
     cfg["pipeline"] = pipe
@@ -89,7 +131,7 @@ def write_fold_data(data, train_idx: List[int], examples, path: Path) -> None:
     path.write_text(train.nlu_as_yaml(), encoding="utf-8")
 
 
-async def predict(model_path: str, texts: List[str]) -> List[Tuple[str, float]]:
+async def predict(model_path: str, texts: List[str]) -> List[Tuple[str, float, float]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
@@ -98,7 +140,8 @@ async def predict(model_path: str, texts: List[str]) -> List[Tuple[str, float]]:
         parsed = await agent.parse_message(text)
         ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
         top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
-        out.append((top["name"], float(top["confidence"])))
+        second = float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0
+        out.append((top["name"], float(top["confidence"]), second))
     return out
 
 
@@ -116,9 +159,9 @@ def run_config(name: str, examples, data, folds) -> Dict:
             write_fold_data(data, train_idx, examples, nlu_file)
             model = train_nlu(str(config_path), str(nlu_file), output=tmp, fixed_model_name=f"fold{f}")
             preds = asyncio.run(predict(model, [examples[i][0] for i in test_idx]))
-        for i, (pred, conf) in zip(test_idx, preds):
+        for i, (pred, conf, second) in zip(test_idx, preds):
             records.append({"text": examples[i][0], "intent": examples[i][1], "predicted": pred,
-                            "confidence": conf, "fold": f})
+                            "confidence": conf, "second": second, "fold": f})
         print(f"[{name}] fold {f + 1}/{len(folds)} done ({time.time() - started:.0f} s)", flush=True)
     return {"records": records, "seconds": time.time() - started}
 
@@ -144,7 +187,20 @@ def scores(records: List[Dict]) -> Dict:
         thresholds[str(th)] = {"fallback_rate": 1 - len(kept) / len(records),
                                "wrong_answers": wrong_kept / len(records),
                                "right_answers_lost": right_dropped / len(records)}
+    # The FallbackClassifier also falls back when the top two intents are closer than the
+    # ambiguity threshold: the same three shares for a grid of both thresholds.
+    grid = {}
+    for th in THRESHOLDS[:4]:
+        for amb in AMBIGUITY:
+            asked = [r for r in records if r["confidence"] < th or r["confidence"] - r["second"] < amb]
+            asked_ids = {id(r) for r in asked}
+            kept = [r for r in records if id(r) not in asked_ids]
+            grid[f"{th}/{amb}"] = {
+                "fallback_rate": len(asked) / len(records),
+                "wrong_answers": sum(1 for r in kept if r["predicted"] != r["intent"]) / len(records),
+                "right_answers_lost": sum(1 for r in asked if r["predicted"] == r["intent"]) / len(records)}
     return {"accuracy": float(accuracy_score(y, p)),
+            "ambiguity_grid": grid,
             "macro_f1": float(f1_score(y, p, labels=labels, average="macro", zero_division=0)),
             "per_intent": per_intent,
             "confusions": sorted(([a, b, n] for (a, b), n in confusions.items()), key=lambda x: -x[2])[:10],
@@ -156,12 +212,18 @@ TOPICS = {"ask_retraining", "ask_debt_help", "ask_language_help", "ask_vacancies
           "employer_training"}
 
 
-def report(results: Dict[str, Dict], n_examples: int, folds: int) -> str:
+def report(results: Dict[str, Dict], n_examples: int, folds: int, scored: int) -> str:
+    partial = "" if scored == folds else f" PARTIAL: only the first {scored} folds were scored."
+    minutes = sum(r["seconds"] for r in results.values()) / 60
+    names = list(results)
+    command = ".venv/bin/python bench/nlu/crossval.py" + (
+        "" if names == DEFAULT_CONFIGS else " --configs " + " ".join(names))
     lines = ["# NLU pipeline: 5-fold cross-validation", "",
-             f"Reproduce: `.venv/bin/python bench/nlu/crossval.py` (about 30 minutes on 2 cores).",
+             f"Reproduce: `nice -n 19 {command}` (these configurations took {minutes:.0f} minutes "
+             "on 2 shared cores). Earlier rounds and the single-point pipeline experiments: HISTORY.md.",
              f"Data: {n_examples} examples in data/nlu, {folds} stratified folds (seed 13), the same "
              "folds for every configuration. Scored: the classifier's own top intent (before the "
-             "FallbackClassifier).", "",
+             "FallbackClassifier)." + partial, "",
              *[f"- **{k}**: {v}" for k, v in CONFIGS.items() if k in results], "",
              "| configuration | accuracy | macro-F1 | lowest topic F1 | weakest intents (F1) | train+test time |",
              "|---|---|---|---|---|---|"]
@@ -186,17 +248,30 @@ def report(results: Dict[str, Dict], n_examples: int, folds: int) -> str:
                   "|---|---|---|---|"]
         for th, t in s["thresholds"].items():
             lines.append(f"| {th} | {t['fallback_rate']:.3f} | {t['wrong_answers']:.3f} | {t['right_answers_lost']:.3f} |")
+        if name == next(iter(results)) and s.get("ambiguity_grid"):
+            lines += ["", "With the ambiguity threshold (top two intents closer than this → clarifying question):", "",
+                      "| threshold / ambiguity | clarifying question instead | wrong answer given | right answer lost |",
+                      "|---|---|---|---|"]
+            for key, t in s["ambiguity_grid"].items():
+                lines.append(f"| {key} | {t['fallback_rate']:.3f} | {t['wrong_answers']:.3f} | {t['right_answers_lost']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     ap.add_argument("--folds", type=int, default=5)
+    # For quick pipeline experiments: score only the first N folds (a partial result, and said so).
+    ap.add_argument("--only-folds", type=int, default=None, metavar="N")
+    ap.add_argument("--out", type=Path, default=HERE, help="directory for REPORT.md and results.json")
     args = ap.parse_args()
     os.chdir(ROOT)
     examples, data = load_examples()
     folds = stratified_folds(examples, args.folds)
+    if args.only_folds:
+        folds = folds[:args.only_folds]
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in args.configs:
         res = run_config(name, examples, data, folds)
@@ -204,12 +279,12 @@ def main() -> int:
         results[name] = res
         print(f"[{name}] accuracy {res['scores']['accuracy']:.3f} macro-F1 {res['scores']['macro_f1']:.3f}", flush=True)
         # Written after every configuration, so a long run can be read while it goes on.
-        (HERE / "results.json").write_text(json.dumps(
+        (out / "results.json").write_text(json.dumps(
             {k: {"scores": v["scores"], "seconds": v["seconds"],
                  "errors": [r for r in v["records"] if r["predicted"] != r["intent"]]}
              for k, v in results.items()}, indent=1, ensure_ascii=False))
-        (HERE / "REPORT.md").write_text(report(results, len(examples), args.folds))
-    print((HERE / "REPORT.md").read_text())
+        (out / "REPORT.md").write_text(report(results, len(examples), args.folds, len(folds)))
+    print((out / "REPORT.md").read_text())
     return 0
 
 

@@ -65,7 +65,8 @@ def dutch_words() -> Set[str]:
 
 
 # Everyday words the lemma table lacks because they are their own lemma.
-_EXTRA_WORDS = {"best", "vries", "lent", "helden", "veen", "loo", "ens", "wijk"}
+_EXTRA_WORDS = {"best", "vries", "lent", "helden", "veen", "loo", "ens", "wijk", "heel", "hee", "well", "goes",
+                "born", "mill", "nederland"}
 
 
 def is_word_like(name: str) -> bool:

@@ -2,7 +2,7 @@
 
 InputGuard sits first: the classifier sees plain text (no HTML, no 5,000-character walls).
 SafetyNet sits last: messages about acute danger become ``crisis`` and messages without words
-become ``nlu_fallback``, whatever DIET and the FallbackClassifier said before.
+become ``nlu_fallback``, whatever the classifier and the FallbackClassifier said before.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 
 from bot.safety import mentions_crisis
 from bot.text import InputKind, classify_input, clean_for_classifier
@@ -70,4 +71,25 @@ class SafetyNet(_Stateless):
             if kind == InputKind.EMPTY or (
                     kind == InputKind.NO_WORDS and intent not in EMOJI_ANSWER_INTENTS):
                 _override(message, FALLBACK_INTENT)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class GuardedLogisticRegressionClassifier(LogisticRegressionClassifier):
+    """Rasa 3.6's LogisticRegressionClassifier raises on a message without features (an empty
+    message: sklearn gets a 1×0 matrix). Such messages get no intent here; SafetyNet then makes
+    them ``nlu_fallback`` and the gids asks the person to type a few words."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        def has_features(m: Message) -> bool:
+            return (m.get_sparse_features(attribute=TEXT)[1] is not None
+                    or m.get_dense_features(attribute=TEXT)[1] is not None)
+
+        featured = [m for m in messages if has_features(m)]
+        if featured:
+            super().process(featured)
+        for m in messages:
+            if not has_features(m):
+                m.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                m.set(INTENT_RANKING_KEY, [], add_to_output=True)
         return messages
