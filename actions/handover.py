@@ -23,6 +23,7 @@ from bot.handover.contact import (EMAIL, PHONE, WHATSAPP, clean_name, contact_fr
                                   normalise_email, normalise_phone, parse_contact_method,
                                   whatsapp_id_to_e164)
 from bot.handover.transcript import build_summary, build_transcript
+from bot.routing.services import EMPLOYER_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +122,6 @@ class ActionAskContactValue(Action):
         return []
 
 
-def _method_for_button(text: str) -> Optional[str]:
-    for method, title in messages.METHOD_BUTTONS.items():
-        if text.strip().lower() == title.lower():
-            return method
-    return None
-
-
 class ValidateHandoverForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_handover_form"
@@ -154,7 +148,7 @@ class ValidateHandoverForm(FormValidationAction):
     def validate_contact_method(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> Dict[Text, Any]:
         text = str(slot_value or "")
-        method = _method_for_button(text) or parse_contact_method(text)
+        method = parse_contact_method(text)
         value = None
         if method is None:
             # "0612345678" or "jan@example.nl" straight away answers both questions.
@@ -162,8 +156,8 @@ class ValidateHandoverForm(FormValidationAction):
         if method is None:
             dispatcher.utter_message(text=messages.METHOD_INVALID)
             return {"contact_method": None}
-        if method == WHATSAPP and _whatsapp_number(tracker):
-            value = _whatsapp_number(tracker)
+        if method == WHATSAPP:
+            value = _whatsapp_number(tracker) or value
         return {"contact_method": method, "contact_value": value}
 
     def validate_contact_value(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -265,6 +259,4 @@ class ActionCreateHandover(Action):
 
 
 def _is_employer(topics: List[str]) -> bool:
-    from bot.routing.services import EMPLOYER_TOPICS
-
     return bool(topics) and topics[0] in EMPLOYER_TOPICS

@@ -53,6 +53,9 @@ ASK_WHATSAPP_NUMBER = "Op welk nummer heb je WhatsApp?"
 PHONE_INVALID = "Dat nummer klopt niet. Typ het zo: 06 12345678. Of met landcode, zoals +32 470 123456."
 EMAIL_INVALID = "Dat e-mailadres klopt niet. Typ het zo: naam@voorbeeld.nl."
 METHOD_NAMES = {"phone": "de telefoon", "email": "e-mail", "whatsapp": "WhatsApp"}
+# Labels for staff (handover summary, console; the console capitalises them).
+CONTACT_METHOD_LABELS = {"phone": "bellen", "email": "e-mail", "whatsapp": "WhatsApp"}
+CHANNEL_LABELS = {"socketio": "webchat", "whatsapp": "WhatsApp", "rest": "REST", "cmdline": "terminal"}
 HANDOVER_DONE = "Gelukt! {partner} krijgt je vraag. Ze nemen contact met je op via {method}."
 HANDOVER_REFERENCE = ("Je nummer is {reference}. Bewaar dit nummer goed. "
                       "Wil je dat we je gegevens wissen? Noem dan dit nummer.")

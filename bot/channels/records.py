@@ -75,20 +75,3 @@ def purge_seen(engine: Engine, before: datetime) -> int:
             delete(ChannelMessageSeen).where(ChannelMessageSeen.received_at < before)
             .execution_options(synchronize_session=False)
         ).rowcount
-
-
-def purge_contacts(session: Session, before: datetime) -> int:
-    """For `gids purge`: contacts whose last message is older than ``before`` (a phone number is
-    personal data). Without a row the 24-hour window counts as closed, which is then true."""
-    return session.execute(
-        delete(ChannelContact).where(ChannelContact.last_inbound_at < before)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
-def forget_user(session: Session, channel: str, user_id: str) -> int:
-    """For `gids forget`: the person's contact row on one channel."""
-    return session.execute(
-        delete(ChannelContact).where(ChannelContact.channel == channel, ChannelContact.user_id == user_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount

@@ -14,18 +14,16 @@ try:
 except ImportError:  # pragma: no cover (Python 3.10 has zoneinfo)
     LOCAL = timezone.utc
 
-from bot.messages import TOPIC_NAMES
+from bot.messages import CHANNEL_LABELS, CONTACT_METHOD_LABELS, TOPIC_NAMES
 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
           "september", "oktober", "november", "december")
 
 STATUS_NAMES = {"new": "Nieuw", "claimed": "Opgepakt", "closed": "Afgesloten"}
-CONTACT_METHODS = {"phone": "Bellen", "email": "E-mail", "whatsapp": "WhatsApp"}
 AUDIENCES = {"werkzoekende": "Werkzoekende", "werkende": "Werkende", "werkgever": "Werkgever"}
 REASONS = {"routing": "De gids verwees door", "request_human": "Wilde een medewerker spreken",
            "fallback": "De gids begreep de vraag niet"}
-CHANNELS = {"socketio": "Webchat", "whatsapp": "WhatsApp", "rest": "Website"}
 SPEAKERS = {"persoon": "Persoon", "gids": "Gids"}
 AUDIT_ACTIONS = {
     "view": "bekeken", "print": "afgedrukt", "export": "geëxporteerd (JSON)", "claim": "opgepakt",
@@ -88,14 +86,18 @@ def iso_local(value: Optional[datetime]) -> str:
     return local(value).isoformat(timespec="minutes") if value else ""
 
 
+def _capitalised(label: str) -> str:
+    return label[:1].upper() + label[1:] if label else label
+
+
 def register(env) -> None:
     env.filters.update(date_nl=date_nl, datetime_nl=datetime_nl, when_nl=when_nl, iso_local=iso_local,
                        topic_name=topic_name,
                        status_name=lambda s: STATUS_NAMES.get(s, s),
-                       contact_method=lambda s: CONTACT_METHODS.get(s, s),
+                       contact_method=lambda s: _capitalised(CONTACT_METHOD_LABELS.get(s, s)),
                        audience_name=lambda s: AUDIENCES.get(s, s),
                        reason_name=lambda s: REASONS.get(s, s),
-                       channel_name=lambda s: CHANNELS.get(s, s),
+                       channel_name=lambda s: _capitalised(CHANNEL_LABELS.get(s, s)),
                        speaker_name=lambda s: SPEAKERS.get(s, s),
                        audit_action=lambda s: AUDIT_ACTIONS.get(s, s),
                        partner_type=lambda s: PARTNER_TYPES.get(s, s))

@@ -8,11 +8,10 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from bot.handover import TranscriptEntry
-from bot.messages import TOPIC_NAMES
+from bot.messages import CHANNEL_LABELS, CONTACT_METHOD_LABELS, TOPIC_NAMES
 
 PERSON, GIDS = "persoon", "gids"
 MAX_LINE = 2000  # a 5,000-character message is kept readable; the start matters most
-CHANNEL_NAMES = {"socketio": "webchat", "whatsapp": "WhatsApp", "rest": "REST", "cmdline": "terminal"}
 
 
 def _when(event: Dict[str, Any]) -> Optional[datetime]:
@@ -96,7 +95,7 @@ def build_summary(*, topics: Sequence[str], gemeente_name: Optional[str], region
         lines.append("Woont niet in Nederland.")
     else:
         lines.append("Woonplaats niet genoemd.")
-    method = {"phone": "bellen", "email": "e-mail", "whatsapp": "WhatsApp"}.get(contact_method, contact_method)
+    method = CONTACT_METHOD_LABELS.get(contact_method, contact_method)
     lines.append(f"Wil contact via {method}. Doorgestuurd naar {partner_name}.")
-    lines.append(f"Kanaal: {CHANNEL_NAMES.get(channel, channel)}.")
+    lines.append(f"Kanaal: {CHANNEL_LABELS.get(channel, channel)}.")
     return "\n".join(lines)

@@ -15,6 +15,12 @@ def test_contact_method_in_plain_words(text, method):
     assert parse_contact_method(text) == method
 
 
+def test_every_contact_button_title_is_understood():
+    from bot import messages
+    assert {m: parse_contact_method(t) for m, t in messages.METHOD_BUTTONS.items()} == {
+        m: m for m in messages.METHOD_BUTTONS}
+
+
 @pytest.mark.parametrize("text,e164", [
     ("0612345678", "+31612345678"), ("06-12 34 56 78", "+31612345678"), ("+31 6 1234 5678", "+31612345678"),
     ("0031612345678", "+31612345678"), ("mijn nummer is 06 12345678", "+31612345678"),
