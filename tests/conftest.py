@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,23 @@ def migrate_and_seed(url: str) -> None:
 
 
 # --- databases: SQLite and PostgreSQL ---------------------------------------------------------
+@contextmanager
+def gids_database(url: str, monkeypatch):
+    """Points bot.db's default engine (DATABASE_URL, as the action server reads it) at ``url``,
+    with the engine and routing caches empty before and after."""
+    from bot.db import engine_for
+    from bot.routing.places import forget_cached_indexes
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    engine_for.cache_clear()
+    forget_cached_indexes()
+    try:
+        yield url
+    finally:
+        engine_for.cache_clear()
+        forget_cached_indexes()
+
+
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -13,14 +13,19 @@ pytestmark = pytest.mark.model
 DOMAIN = yaml.safe_load((config.ROOT / "domain.yml").read_text())
 
 
+async def exchange(served, graph, wa_id, message):
+    """Posts one signed webhook with this message; returns what the gids sent back to wa_id."""
+    before = len(graph.delivered_to(wa_id))
+    status, _ = await served.post(webhook(messages=[message]))
+    assert status == 200
+    return graph.delivered_to(wa_id)[before:]
+
+
 async def test_a_conversation_on_whatsapp_with_the_trained_gids(agent, make_channel, graph):
     wa_id = new_wa_id()
     async with serve(make_channel(), agent) as s:
         async def say(message):
-            before = len(graph.delivered_to(wa_id))
-            status, _ = await s.post(webhook(messages=[message]))
-            assert status == 200
-            return graph.delivered_to(wa_id)[before:]
+            return await exchange(s, graph, wa_id, message)
 
         out = await say(text_message(wa_id, "hoi"))
         assert out[0]["text"]["body"] == DOMAIN["responses"]["utter_welcome"][0]["text"]
@@ -59,10 +64,7 @@ async def test_a_handover_on_whatsapp_offers_the_whatsapp_number(agent, make_cha
     wa_id = new_wa_id()
     async with serve(make_channel(), agent) as s:
         async def say(message):
-            before = len(graph.delivered_to(wa_id))
-            status, _ = await s.post(webhook(messages=[message]))
-            assert status == 200
-            return graph.delivered_to(wa_id)[before:]
+            return await exchange(s, graph, wa_id, message)
 
         def body(m):
             return m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"]

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 import actions.handover as ah
 from bot import config, messages
-from bot.db import engine_for, session_scope
+from bot.db import session_scope
 from bot.db.models import AuditLog, Handover, OutboxMessage, Partner, Service, TranscriptLine
-from bot.routing.places import forget_cached_indexes
+from tests.conftest import gids_database
 
 DOMAIN = yaml.safe_load((config.ROOT / "domain.yml").read_text())
 ZWOLLE = {"gemeente_code": "GM0193", "gemeente_name": "Zwolle", "region_code": "AM36",
@@ -24,12 +24,8 @@ CONTACT = {"contact_name": "Sanne de Boer", "contact_method": "phone", "contact_
 
 @pytest.fixture
 def use_db(fresh_db_url, fresh_engine, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
-    engine_for.cache_clear()
-    forget_cached_indexes()
-    yield fresh_engine
-    engine_for.cache_clear()
-    forget_cached_indexes()
+    with gids_database(fresh_db_url, monkeypatch):
+        yield fresh_engine
 
 
 def events(channel="socketio"):
@@ -249,18 +245,16 @@ async def test_partner_with_a_webhook_gets_an_outbox_message_in_the_same_transac
 async def test_database_down_loses_nothing_and_the_retry_works(use_db, fresh_db_url, monkeypatch):
     slots = routed_slots(use_db)
     monkeypatch.setattr(ah, "RETRY_DELAYS", (0.0,))
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/gids_down")  # nothing listens
-    engine_for.cache_clear()
-    evts, said = await arun(ah.ActionCreateHandover(), tracker(slots))
+    with gids_database("postgresql://postgres@127.0.0.1:9/gids_down", monkeypatch):  # nothing listens
+        evts, said = await arun(ah.ActionCreateHandover(), tracker(slots))
     assert evts == []  # the slots (name, contact, place) stay in the conversation
     assert said[0]["text"] == messages.HANDOVER_DB_DOWN
     assert said[0]["buttons"] == [{"title": messages.RETRY_BUTTON, "payload": "/retry_handover"}]
     with session_scope(use_db) as s:
         assert s.scalar(select(func.count()).select_from(Handover)) == 0
         assert s.scalar(select(func.count()).select_from(TranscriptLine)) == 0
-    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
-    engine_for.cache_clear()
-    evts, said = await arun(ah.ActionCreateHandover(), tracker(slots))
+    with gids_database(fresh_db_url, monkeypatch):
+        evts, said = await arun(ah.ActionCreateHandover(), tracker(slots))
     assert slot_events(evts)["handover_reference"].startswith("WC-")
 
 

@@ -9,20 +9,15 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.routing import ActionAskPlace, ActionSetTopic, ActionShowServices, ValidateRoutingForm
 from bot import config, messages
-from bot.db import engine_for
-from bot.routing.places import forget_cached_indexes
+from tests.conftest import gids_database
 
 DOMAIN = yaml.safe_load((config.ROOT / "domain.yml").read_text())
 
 
 @pytest.fixture
 def use_db(db_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    engine_for.cache_clear()
-    forget_cached_indexes()
-    yield db_url
-    engine_for.cache_clear()
-    forget_cached_indexes()
+    with gids_database(db_url, monkeypatch):
+        yield db_url
 
 
 def tracker(slots=None, text="", intent=None, entities=None, ranking=None):
@@ -113,19 +108,13 @@ def test_abroad_is_answered_kindly_and_gets_national_services(use_db):
 
 
 def test_database_down_is_said_and_nothing_is_set(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nothing")
-    engine_for.cache_clear()
-    forget_cached_indexes()
-    try:
+    with gids_database("postgresql://postgres@127.0.0.1:1/nothing", monkeypatch):
         result, said, _ = validate("Zwolle")
         assert result == {"place": None}
         assert said == [messages.DATABASE_DOWN]
         d = CollectingDispatcher()
         events = ActionShowServices().run(d, tracker({"needs": ["ask_debt_help"], "gemeente_code": "GM0193"}), DOMAIN)
         assert events == [] and [m["text"] for m in d.messages] == [messages.DATABASE_DOWN]
-    finally:
-        engine_for.cache_clear()
-        forget_cached_indexes()
 
 
 def test_show_services_cards_for_the_gemeente(use_db):
