@@ -54,6 +54,7 @@ def test_numbers_that_are_not_postcodes(nlp, text):
     ("Beek", "Beek"),                     # capitalised
     ("haren", "haren"),                   # alone in the message
     ("ik woon in 's-Hertogenbosch", "'s-Hertogenbosch"),
+    ("ik woon in Een", "Een"),            # a village in Noordenveld, and an article
 ])
 def test_places(nlp, text, place):
     assert (place, "location") in ents(nlp, text)
@@ -62,6 +63,9 @@ def test_places(nlp, text, place):
 @pytest.mark.parametrize("text", [
     "ik doe mijn best", "dat is echt lastig", "mijn loon is te laag",
     "de haren op mijn hoofd", "ik wil leiden tot iets beters",
+    # Places that are function words (Een, Hem, Anderen) after a cue, or alone, in lower case.
+    "ik zoek werk in een fabriek", "ik ben op zoek naar een baan", "ik ga naar hem toe",
+    "ik werk liever bij anderen", "een",
 ])
 def test_words_that_are_also_places_stay_words(nlp, text):
     assert [e for e in nlp(text).ents if e.label_ == "location"] == []

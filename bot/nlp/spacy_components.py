@@ -69,6 +69,10 @@ def find_context_places(doc: Doc, context_places: Iterable[str]) -> List[Span]:
             continue
         alone = len(words) == 1
         after_cue = i > 0 and doc[i - 1].lower_ in PLACE_CUES
+        # Een, Hem, Anderen, Gauw and Wier are villages and function words: "werk in een
+        # fabriek", "ik ga naar hem" name no place. Only the capitalised name counts.
+        if token.is_stop and not token.text[:1].isupper():
+            continue
         if alone or after_cue:
             spans.append(Span(doc, i, i + 1, label="location"))
     return spans
