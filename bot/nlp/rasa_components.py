@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -16,6 +17,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 
 from bot.safety import mentions_crisis
 from bot.text import InputKind, classify_input, clean_for_classifier
@@ -48,6 +50,56 @@ class InputGuard(_Stateless):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # Training examples are plain already; cleaning them keeps train and use alike.
         self.process([m for m in training_data.training_examples if m.get(TEXT)])
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    """A pretrained sentence embedding as dense sentence features (bot/nlp/embeddings.py).
+
+    Only sentence features: the logistic regression reads nothing else, and a per-token
+    embedding would cost a model call per word. ``scale`` weighs the embedding against the
+    sparse counts in the same linear model; its value comes from bench/nlu (REPORT.md)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config(), "encoder": "e5", "scale": 1.0}
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, config)
+        self.encoder = config["encoder"]
+        self.scale = float(config["scale"])
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> GraphComponent:
+        return cls({**cls.get_default_config(), **config}, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        from rasa.shared.exceptions import InvalidConfigException
+        from bot.nlp.embeddings import ENCODERS
+
+        if config.get("encoder") not in ENCODERS:
+            raise InvalidConfigException(
+                f"SentenceEmbeddingFeaturizer: encoder must be one of {', '.join(ENCODERS)}, "
+                f"not {config.get('encoder')!r}")
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        from bot.nlp.embeddings import embed
+
+        # A blank text gets a zero vector rather than none, so every row the classifier stacks
+        # has the same width.
+        with_text = [m for m in messages if m.get(TEXT) is not None]
+        if not with_text:
+            return messages
+        vectors = embed(self.encoder, [m.get(TEXT) for m in with_text]) * self.scale
+        for message, vector in zip(with_text, vectors):
+            self.add_features_to_message(None, vector.reshape(1, -1).astype(np.float32), TEXT, message)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
         return training_data
 
 
