@@ -56,7 +56,7 @@ CONFIGS = {
 DIET = {"name": "DIETClassifier", "epochs": 100, "number_of_transformer_layers": 0,
         "entity_recognition": False, "constrain_similarities": True, "random_seed": 42}
 # The comparison REPORT.md holds; the other configurations are single-point pipeline experiments.
-DEFAULT_CONFIGS = ["final", "no_embeddings", "e5_only", "no_spacy", "no_char_ngrams"]
+DEFAULT_CONFIGS = ["final", "no_embeddings", "e5_only", "no_char_ngrams"]
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 AMBIGUITY = [0.0, 0.05, 0.1, 0.2]
 

@@ -128,14 +128,15 @@ class SafetyNet(_Stateless):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class GuardedLogisticRegressionClassifier(LogisticRegressionClassifier):
-    """Rasa 3.6's LogisticRegressionClassifier raises on a message without features (an empty
-    message: sklearn gets a 1×0 matrix). Such messages get no intent here; SafetyNet then makes
+    """Rasa 3.6's LogisticRegressionClassifier raises on a message without word features (an
+    empty message: sklearn gets a matrix of the wrong width). Such messages get no intent here; SafetyNet then makes
     them ``nlu_fallback`` and the gids asks the person to type a few words."""
 
     def process(self, messages: List[Message]) -> List[Message]:
+        # The sparse counts decide: an empty message still gets the (zero) sentence embedding,
+        # and a row of only those columns would not fit the trained model.
         def has_features(m: Message) -> bool:
-            return (m.get_sparse_features(attribute=TEXT)[1] is not None
-                    or m.get_dense_features(attribute=TEXT)[1] is not None)
+            return m.get_sparse_features(attribute=TEXT)[1] is not None
 
         featured = [m for m in messages if has_features(m)]
         if featured:
