@@ -19,7 +19,12 @@ _CRISIS_PATTERNS = [
     r"\bmezelf (?:snijden|pijn doen)", r"\bvan (?:de|een) (?:brug|flat|dak) springen",
     r"\bvoor de trein (?:springen|gaan liggen)", r"\bpillen (?:slikken|innemen) om",
     r"\bkill myself", r"\bend my life", r"\bwant to die",
-    r"\b(?:slaat|schopt|wurgt|bedreigt) (?:mij|me)\b", r"\bbedreigd met een (?:mes|wapen|pistool)",
+    r"\ber (?:een )?(?:eind|einde) aan (?:te )?maken", r"\bzie (?:nog )?(?:maar )?(?:een|1) uitweg",
+    r"\bsnij(?:d|den)? (?:mezelf|mijzelf)", r"\b(?:bij|aan) (?:mijn|m'n|m[ij]n) keel",
+    r"\b(?:slaat|schopt|wurgt|bedreigt) (?:mij|me)\b",
+    # Violence at home against someone else: a child telling what happens to a parent.
+    r"\b(?:slaat|schopt|wurgt) (?:mijn|m'n) (?:moeder|vader|zus|broer|kind|kinderen|vrouw|man|vriendin)\b",
+    r"\bbedreigd met een (?:mes|wapen|pistool)",
     r"\bmet een (?:mes|wapen|pistool) bedreigd", r"\bik ben in (?:direct |acuut )?gevaar",
     r"\bacuut gevaar", r"\bhuiselijk geweld",
 ]

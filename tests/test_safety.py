@@ -10,6 +10,8 @@ from bot.safety import mentions_crisis
     "door de schulden wil ik niet meer leven", "ik ben SUÏCIDAAL", "I want to kill myself",
     "iemand heeft me met een mes bedreigd", "ik wil mijn leven beëindigen",
     "moet ik 113 bellen",
+    "ik krijg de rekeningen niet betaald en zie maar één uitweg, er een eind aan maken",
+    "ik snij mezelf weer", "mijn vriend heeft me bij mijn keel gegrepen", "help mijn vader slaat mijn moeder",
 ])
 def test_crisis_is_caught(text):
     assert mentions_crisis(text)
@@ -19,6 +21,8 @@ def test_crisis_is_caught(text):
     "ik ben doodmoe van mijn werk", "ik heb veel stress door mijn schulden",
     "mijn baan is dodelijk saai", "ik wil niet meer in de bouw werken",
     "mijn postcode is 1131 AB", "ik heb 1130 euro schuld", "", "de deurwaarder bedreigt met beslag",
+    "ik wil een eind maken aan mijn contract", "ik zie geen uitweg uit mijn schulden",
+    "mijn keel doet pijn", "ik snijd groenten in de keuken", "mijn zoon slaat zijn huiswerk over",
 ])
 def test_ordinary_worries_are_not_a_crisis(text):
     assert not mentions_crisis(text)

@@ -4,11 +4,12 @@
     nice .venv/bin/python bench/nlu/quick.py --errors /tmp/e.txt
 
 crossval.py trains the real Rasa pipeline five times (40 minutes for the comparison). This script
-fits the same kind of model with scikit-learn directly on the same five folds: word counts,
-character 2-4 n-grams and the two sentence embeddings at the scales of config.yml, into a
-logistic regression. It leaves out the lemmas and the regex and lookup features, so it reads
-about 0.005 lower than crossval.py's final configuration, but it moves the same way when
-examples are added or relabelled. Embeddings are cached per text in var/, so a rerun only
+fits the same kind of model with scikit-learn directly on the same five folds: words and
+character 2-4 n-grams (present/absent at a fixed length, as config.yml's classifier has them)
+and the two sentence embeddings at the scales of config.yml, into a logistic regression. It
+leaves out the lemmas and the regex and lookup features, so it reads about 0.005 lower than
+crossval.py's final configuration, but it moves the same way when examples are added or
+relabelled. Embeddings are cached per text in var/, so a rerun only
 encodes new examples. It writes every misclassified example, grouped by true → predicted.
 """
 from __future__ import annotations
@@ -26,11 +27,21 @@ sys.path.insert(0, str(HERE))
 from crossval import ROOT, load_examples, stratified_folds  # noqa: E402  (same data, same folds)
 
 
-def embedding_scales() -> dict:
+def pipeline() -> list:
     import yaml
 
-    pipe = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
-    return {c["encoder"]: float(c["scale"]) for c in pipe if c["name"].endswith("SentenceEmbeddingFeaturizer")}
+    return yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+
+
+def embedding_scales() -> dict:
+    return {c["encoder"]: float(c["scale"]) for c in pipeline() if c["name"].endswith("SentenceEmbeddingFeaturizer")}
+
+
+def count_settings() -> dict:
+    """binary/length per count featurizer ("words", "chars"), as the classifier in config.yml has them."""
+    clf = next(c for c in pipeline() if c["name"].endswith("LogisticRegressionClassifier"))
+    return {alias: (alias in clf.get("binary", []), clf.get("lengths", {}).get(alias))
+            for alias in ("words", "chars")}
 
 
 def cached_embeddings(name: str, texts: list) -> np.ndarray:
@@ -52,6 +63,7 @@ def main() -> int:
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+    from sklearn.preprocessing import normalize
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--errors", type=Path, default=ROOT / "var" / "nlu-errors.txt")
@@ -65,12 +77,15 @@ def main() -> int:
     for test_idx in stratified_folds(examples, 5):
         test_set = set(test_idx)
         train_idx = [i for i in range(len(texts)) if i not in test_set]
-        words = CountVectorizer()
-        chars = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2)
+        settings = count_settings()
+        words = CountVectorizer(binary=settings["words"][0])
+        chars = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, binary=settings["chars"][0])
 
         def matrix(idx, fit):
             part = [texts[i] for i in idx]
             counts = [v.fit_transform(part) if fit else v.transform(part) for v in (words, chars)]
+            counts = [normalize(c.astype(float)) * length if length else c
+                      for c, (_, length) in zip(counts, (settings["words"], settings["chars"]))]
             return sparse.hstack(counts + [sparse.csr_matrix(d[idx]) for d in dense]).tocsr()
 
         clf = LogisticRegression(max_iter=3000, class_weight="balanced")

@@ -1,0 +1,80 @@
+"""The gids's logistic regression (bot.nlp.rasa_components.GuardedLogisticRegressionClassifier)."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlp.rasa_components import GuardedLogisticRegressionClassifier
+
+
+def classifier(tmp_path, **config) -> GuardedLogisticRegressionClassifier:
+    return GuardedLogisticRegressionClassifier(
+        {**GuardedLogisticRegressionClassifier.get_default_config(), **config}, "clf",
+        LocalModelStorage(tmp_path), Resource("clf"))
+
+
+def message(words, chars, dense, intent=None) -> Message:
+    m = Message(data={TEXT: "x", **({INTENT: intent} if intent else {})})
+    m.add_features(Features(scipy.sparse.coo_matrix([words]), "sentence", TEXT, "words"))
+    m.add_features(Features(scipy.sparse.coo_matrix([chars]), "sentence", TEXT, "chars"))
+    m.add_features(Features(np.array([dense], dtype=np.float32), "sentence", TEXT, "e5"))
+    return m
+
+
+def test_named_featurizers_are_scaled_to_their_length_and_others_stay_raw(tmp_path):
+    clf = classifier(tmp_path, lengths={"words": 2})
+    X = clf._create_X([message([3, 4, 0], [5, 0], [0.5, 0.5]),
+                       message([30, 40, 0], [1, 1], [0.1, 0.2])]).toarray()
+    # A message ten times as long gets the same word vector: only the direction counts.
+    assert np.allclose(X[:, :3], [[1.2, 1.6, 0], [1.2, 1.6, 0]])
+    assert np.allclose(X[:, 3:5], [[5, 0], [1, 1]])  # chars: not named, raw counts
+    assert np.allclose(X[:, 5:], [[0.5, 0.5], [0.1, 0.2]])  # dense features are never rescaled
+
+
+def test_binary_counts_presence_before_the_length_is_applied(tmp_path):
+    clf = classifier(tmp_path, binary=["words"], lengths={"words": 1})
+    X = clf._create_X([message([3, 1, 0], [5, 0], [0, 0])]).toarray()
+    assert np.allclose(X[0, :3], [2 ** -0.5, 2 ** -0.5, 0])
+    assert np.allclose(X[0, 3:5], [5, 0])
+
+
+def test_without_lengths_the_matrix_is_rasas_own(tmp_path):
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    messages = [message([3, 4, 0], [5, 0], [0.5, 0.5]), message([0, 0, 0], [0, 0], [0, 0])]
+    ours = classifier(tmp_path)._create_X(messages).toarray()
+    theirs = LogisticRegressionClassifier._create_X(classifier(tmp_path), messages).toarray()
+    assert np.array_equal(ours, theirs)
+
+
+def test_a_message_without_words_gets_no_intent_instead_of_a_crash(tmp_path):
+    clf = classifier(tmp_path, lengths={"words": 1, "chars": 1})
+    clf.train(TrainingData(training_examples=[
+        message([4, 0, 0], [1, 0], [1, 0], "ask_debt_help"),
+        message([0, 0, 3], [0, 1], [0, 1], "greet"),
+    ]))
+    empty = Message(data={TEXT: ""})
+    empty.add_features(Features(np.zeros((1, 2), dtype=np.float32), "sentence", TEXT, "e5"))
+    debt = message([2, 0, 0], [1, 0], [1, 0])
+    clf.process([empty, debt])
+    assert empty.get(INTENT) == {"name": None, "confidence": 0.0}
+    assert debt.get(INTENT)["name"] == "ask_debt_help"
+
+
+def test_config_names_only_featurizers_that_exist():
+    import yaml
+
+    from bot import config
+
+    pipeline = yaml.safe_load((config.ROOT / "config.yml").read_text())["pipeline"]
+    clf = next(c for c in pipeline if c["name"].endswith("LogisticRegressionClassifier"))
+    aliases = {c.get("alias") for c in pipeline if c["name"] == "CountVectorsFeaturizer"}
+    # An alias no featurizer has would silently do nothing.
+    assert clf["lengths"] and set(clf["lengths"]) <= aliases
+    assert set(clf["binary"]) <= aliases
