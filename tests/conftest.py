@@ -64,6 +64,13 @@ def require_tool(name: str) -> str:
     pytest.skip(message)
 
 
+def training_texts() -> set:
+    """Every NLU training example, lower-cased: tests of unseen messages check against it."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return {m.get("text").lower() for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+
+
 def migrate_and_seed(url: str) -> None:
     """A database at the current schema with the routing seed, as setup.sh makes it."""
     from bot.db import make_engine, migrate, session_scope

@@ -1,7 +1,9 @@
-"""The gids's logistic regression (bot.nlp.rasa_components.GuardedLogisticRegressionClassifier)."""
+"""The intent classifier: the gids's logistic regression (GuardedLogisticRegressionClassifier) and the
+small-talk lexicons (regex features) it reads."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -78,3 +80,40 @@ def test_config_names_only_featurizers_that_exist():
     # An alias no featurizer has would silently do nothing.
     assert clf["lengths"] and set(clf["lengths"]) <= aliases
     assert set(clf["binary"]) <= aliases
+
+
+def keyword_patterns(name: str) -> list:
+    """The regex features of one name in data/nlu/keywords.yml, compiled as RegexFeaturizer does
+    with case_sensitive: false."""
+    import re
+
+    import yaml
+
+    from bot import config
+
+    rows = yaml.safe_load((config.ROOT / "data" / "nlu" / "keywords.yml").read_text())["nlu"]
+    patterns = [p[2:] for row in rows if row.get("regex") == name
+                for p in row["examples"].strip().splitlines()]
+    assert patterns, name
+    return [re.compile(p, re.IGNORECASE) for p in patterns]
+
+
+@pytest.mark.parametrize("name,text", [
+    ("kw_greeting", "Goeiemorgen"), ("kw_greeting", "marhaba"), ("kw_greeting", "dzień dobry"),
+    ("kw_greeting", "hoiii"), ("kw_bye", "welterusten"), ("kw_bye", "ma'a salama"),
+    ("kw_bye", "Met vriendelijke groet,"), ("kw_bye", "mvg"), ("kw_thanks", "spasibo"),
+    ("kw_thanks", "çok teşekkürler"), ("kw_yes", "afgesproken"), ("kw_retry", "probeer het nogmaals"),
+])
+def test_small_talk_lexicons_match_their_words(name, text):
+    assert any(p.search(text) for p in keyword_patterns(name))
+
+
+@pytest.mark.parametrize("name,text", [
+    # A letter's sign-off is a closing only when nothing else is said.
+    ("kw_bye", "Beste, ik zoek een leerbedrijf voor mijn zoon. Met vriendelijke groet, Anja"),
+    ("kw_greeting", "ik wil een cursus, hallo?"),
+    ("kw_yes", "mooi werk zoek ik"),
+    ("kw_thanks", "type werk maakt niet uit"),
+])
+def test_small_talk_lexicons_leave_other_messages_alone(name, text):
+    assert not any(p.search(text) for p in keyword_patterns(name))

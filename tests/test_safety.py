@@ -26,3 +26,24 @@ def test_crisis_is_caught(text):
 ])
 def test_ordinary_worries_are_not_a_crisis(text):
     assert not mentions_crisis(text)
+
+
+@pytest.mark.parametrize("text,classified,expected", [
+    ("🙈🙈🙈", "greet", "nlu_fallback"),      # no emoji people answer with
+    ("👍🏽", "affirm", "affirm"),             # a skin tone does not hide the thumb
+    ("👋", "goodbye", "goodbye"),
+    ("👋", "affirm", "nlu_fallback"),        # a wave is no yes
+    ("🙏🙏", "thank", "thank"),
+    ("😀", "ask_debt_help", "nlu_fallback"),
+    ("ik wil dood 🙈", "greet", "crisis"),
+])
+def test_the_safety_net_decides_on_messages_without_words(text, classified, expected):
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlp.rasa_components import SafetyNet
+
+    message = Message(data={TEXT: text, INTENT: {"name": classified, "confidence": 0.9},
+                            INTENT_RANKING_KEY: [{"name": classified, "confidence": 0.9}]})
+    SafetyNet().process([message])
+    assert message.get(INTENT)["name"] == expected

@@ -24,8 +24,15 @@ from bot.text import InputKind, classify_input, clean_for_classifier
 
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
-# A lone 👍 or 🙏 is an answer people give on WhatsApp; other emoji-only messages are not.
-EMOJI_ANSWER_INTENTS = {"affirm", "deny", "thank", "greet", "goodbye"}
+# A lone 👍 or 🙏 is an answer people give on WhatsApp; other emoji-only messages are not. The
+# classifier's intent for an emoji-only message stands only when it fits an emoji in it: a
+# classifier that has seen few emoji may call "🙈🙈🙈" a greeting.
+ANSWER_EMOJI = {"👍": {"affirm"}, "👌": {"affirm"}, "✅": {"affirm"}, "👎": {"deny"}, "❌": {"deny"},
+                "🙏": {"thank"}, "👋": {"greet", "goodbye"}}
+
+
+def emoji_answer_intents(text: str) -> set:
+    return set().union(*(intents for emoji, intents in ANSWER_EMOJI.items() if emoji in text))
 
 
 class _Stateless(GraphComponent):
@@ -121,7 +128,7 @@ class SafetyNet(_Stateless):
             kind = classify_input(text)
             intent = (message.get(INTENT) or {}).get("name")
             if kind == InputKind.EMPTY or (
-                    kind == InputKind.NO_WORDS and intent not in EMOJI_ANSWER_INTENTS):
+                    kind == InputKind.NO_WORDS and intent not in emoji_answer_intents(text)):
                 _override(message, FALLBACK_INTENT)
         return messages
 
