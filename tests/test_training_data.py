@@ -34,6 +34,16 @@ def test_domain_lists_exactly_the_trained_intents():
     assert set(TOPICS + CONVERSATION) <= set(DOMAIN["intents"])
 
 
+
+def test_the_held_out_set_covers_every_intent_and_is_never_trained_on():
+    """bench/nlu/heldout.yml measures generalisation (bench/nlu/heldout.py): it must name only
+    intents the domain has, all of them, and lie outside data/nlu so training never reads it."""
+    heldout = config.ROOT / "bench" / "nlu" / "heldout.yml"
+    assert config.NLU_DIR not in heldout.parents
+    held = Counter(m.get("intent") for m in load_data(str(heldout)).intent_examples)
+    assert set(held) == set(DOMAIN["intents"])
+    assert min(held[t] for t in TOPICS) >= 20
+
 def test_no_duplicate_examples():
     def norm(t):
         return re.sub(r"[^\w]+", " ", t.lower()).strip() or t

@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 # The alternatives are derived from config.yml each run, so they differ from it in one point only.
 CONFIGS = {
     "final": "config.yml as it is",
-    "no_embeddings": "without the two sentence-embedding featurizers (the final configuration of round 3)",
+    "no_embeddings": "without the two sentence-embedding featurizers (words, n-grams and regex features only)",
     "e5_only": "only the multilingual-e5-small embedding, without the Universal Sentence Encoder",
     "use_only": "only the Universal Sentence Encoder embedding, without multilingual-e5-small",
     "e5_scale_8": "the e5 embedding at half its configured scale (weighs less against the counts)",
