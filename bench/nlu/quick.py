@@ -73,11 +73,11 @@ def main() -> int:
     texts = [text for text, _, _ in examples]
     y = np.array([intent for _, intent, _ in examples])
     dense = [cached_embeddings(name, texts) * scale for name, scale in embedding_scales().items()]
+    settings = count_settings()
     predicted = np.empty(len(y), dtype=object)
     for test_idx in stratified_folds(examples, 5):
         test_set = set(test_idx)
         train_idx = [i for i in range(len(texts)) if i not in test_set]
-        settings = count_settings()
         words = CountVectorizer(binary=settings["words"][0])
         chars = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, binary=settings["chars"][0])
 
