@@ -83,19 +83,18 @@ def test_config_names_only_featurizers_that_exist():
 
 
 def keyword_patterns(name: str) -> list:
-    """The regex features of one name in data/nlu/keywords.yml, compiled as RegexFeaturizer does
-    with case_sensitive: false."""
+    """The regex features of one name, as Rasa loads them from data/nlu/keywords.yml, compiled as
+    RegexFeaturizer does with case_sensitive: false."""
     import re
 
-    import yaml
+    from rasa.shared.nlu.training_data.loading import load_data
 
     from bot import config
 
-    rows = yaml.safe_load((config.ROOT / "data" / "nlu" / "keywords.yml").read_text())["nlu"]
-    patterns = [p[2:] for row in rows if row.get("regex") == name
-                for p in row["examples"].strip().splitlines()]
+    rows = load_data(str(config.NLU_DIR / "keywords.yml")).regex_features
+    patterns = [re.compile(row["pattern"], re.IGNORECASE) for row in rows if row["name"] == name]
     assert patterns, name
-    return [re.compile(p, re.IGNORECASE) for p in patterns]
+    return patterns
 
 
 @pytest.mark.parametrize("name,text", [
