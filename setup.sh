@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Sets up Werkcentrum Gids without starting it: a Python 3.10 virtualenv with the pinned
-# dependencies, the Dutch spaCy pipeline (nl_gids) and a trained Rasa model. Safe to run again:
-# every step is skipped when its inputs did not change.
+# Sets up Werkcentrum Gids without starting it, in two runtimes (README: "Two runtimes"):
+# - the core: a Python 3.10 virtualenv (.venv) with Rasa 3.6, the Dutch spaCy pipeline (nl_gids)
+#   and a trained Rasa model (requirements.lock);
+# - the maintained runtime: a Python >= 3.12 virtualenv (.venv-svc) for the gateway, the action
+#   server, the staff console and the worker (requirements-svc.lock).
+# Safe to run again: every step is skipped when its inputs did not change.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,9 +31,29 @@ find_python310() {
   return 1
 }
 
+# The maintained runtime: 3.12 up to 3.14 (rasa-sdk 3.21 supports no newer).
+is_python_svc() { [ -n "$1" ] && [ -x "$1" ] && "$1" -c 'import sys; sys.exit(not (3, 12) <= sys.version_info[:2] <= (3, 14))' 2>/dev/null; }
+
+find_python_svc() {
+  local candidates=("${GIDS_SVC_PYTHON:-}")
+  for v in 3.12 3.13 3.14; do candidates+=("$(command -v python$v 2>/dev/null || true)"); done
+  local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+  if command -v pyenv >/dev/null 2>&1; then pyenv_root="$(pyenv root)"; fi
+  for p in "$pyenv_root"/versions/3.1[234].*/bin/python3; do candidates+=("$p"); done
+  candidates+=(/usr/bin/python3.12 /usr/bin/python3.13 "$(command -v python3 2>/dev/null || true)")
+  for c in "${candidates[@]}"; do
+    if is_python_svc "$c"; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
 if [ "${1:-}" = "--find-python" ]; then
   # For tests and for the curious: which python3.10 would set-up use?
   find_python310 || { echo "Python 3.10 was not found." >&2; exit 1; }
+  exit 0
+fi
+if [ "${1:-}" = "--find-python-svc" ]; then
+  find_python_svc || { echo "Python 3.12 or newer was not found." >&2; exit 1; }
   exit 0
 fi
 
@@ -58,6 +81,25 @@ else
   echo "up to date"
 fi
 
+step "Python 3.12+ for the gateway, action server, console and worker"
+if ! is_python_svc .venv-svc/bin/python; then
+  PYSVC="$(find_python_svc)" || die "Python 3.12 (or 3.13, 3.14) was not found. Install it (for example 'pyenv install 3.12', or 'apt install python3.12 python3.12-venv') or point GIDS_SVC_PYTHON at its binary, then run this again."
+  echo "using $PYSVC"
+  rm -rf .venv-svc
+  "$PYSVC" -m venv .venv-svc
+else
+  echo "using .venv-svc ($(.venv-svc/bin/python --version))"
+fi
+stamp=$(cat requirements-svc.lock pyproject.toml | sha256sum | cut -c1-16)
+if [ "$(cat .venv-svc/.gids-deps 2>/dev/null || true)" != "$stamp" ]; then
+  .venv/bin/uv pip sync --quiet --python .venv-svc/bin/python requirements-svc.lock
+  .venv/bin/uv pip install --quiet --python .venv-svc/bin/python --no-deps -e .
+  echo "$stamp" > .venv-svc/.gids-deps
+  echo "installed"
+else
+  echo "up to date"
+fi
+
 step "Dutch spaCy pipeline (nl_gids)"
 if ! .venv/bin/python -c 'import nl_core_news_sm' 2>/dev/null && [ ! -e .venv/.gids-spacy-base ]; then
   if [ -n "${NL_CORE_NEWS_SM_WHEEL:-}" ]; then
@@ -71,8 +113,8 @@ fi
 .venv/bin/gids nlp build
 
 step "Database (var/gids.db, or DATABASE_URL)"
-.venv/bin/gids db upgrade
-.venv/bin/gids routing seed --if-empty
+.venv-svc/bin/gids db upgrade
+.venv-svc/bin/gids routing seed --if-empty
 
 step "Rasa model"
 mkdir -p var

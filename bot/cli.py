@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from typing import List, Optional
 
 
@@ -39,12 +38,12 @@ def _cmd_b1(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    """A terminal chat over the REST channel, for trying the gids right after start."""
+    """A terminal chat over the gateway's REST endpoint, for trying the gids right after start."""
     import urllib.error
     import urllib.request
 
-    sender = args.sender or f"terminal-{uuid.uuid4().hex[:8]}"
     url = args.url.rstrip("/") + "/webhooks/rest/webhook"
+    conversation = None  # the gateway issues it with the first answer
     print("Typ je bericht. Stoppen: Ctrl-D of /stop.")
     while True:
         try:
@@ -54,11 +53,22 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if text.strip() == "/stop":
             return 0
-        body = json.dumps({"sender": sender, "message": text}).encode()
-        req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        body = {"message": text, **({"sender": conversation} if conversation else {})}
+        req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
+                conversation = resp.headers.get("X-Gids-Conversation") or conversation
                 answers = json.load(resp)
+        except urllib.error.HTTPError as exc:
+            # 413, 429 and 503 carry an answer for the person; anything else is a problem to show.
+            try:
+                answers = json.load(exc)
+            except ValueError:
+                answers = None
+            if not isinstance(answers, list):
+                print(f"[de gids antwoordde {exc.code}]")
+                continue
         except (urllib.error.URLError, OSError) as exc:
             print(f"[de gids is niet bereikbaar op {args.url}: {exc}]")
             continue
@@ -217,9 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
 
-    c = sub.add_parser("chat", help="chat with a running gids in the terminal (REST channel)")
-    c.add_argument("--url", default="http://localhost:5005")
-    c.add_argument("--sender")
+    c = sub.add_parser("chat", help="chat with a running gids in the terminal (the gateway's REST endpoint)")
+    c.add_argument("--url", default="http://localhost:5005", help="the gateway")
     c.set_defaults(func=_cmd_chat)
     return ap
 
@@ -227,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 ROUTE_TOPICS = ("ask_retraining", "ask_debt_help", "ask_language_help", "ask_vacancies", "ask_benefits",
                 "ask_career_advice", "ask_dismissal_help", "ask_apprenticeship", "employer_hiring",
                 "employer_training")
-COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.webchat.cli")
+COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.webchat.cli", "bot.gateway.cli")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

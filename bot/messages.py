@@ -66,6 +66,11 @@ RETRY_BUTTON = "Nog een keer"  # a button: at most 20 characters (WhatsApp)
 HANDOVER_NO_PARTNER = ("Ik kan je vraag nu niet doorgeven. Kijk op werkcentrum.nl voor het Werkcentrum "
                        "bij jou in de buurt.")
 
+# The gateway's own answers, when a message does not reach the gids.
+MESSAGE_TOO_LONG = "Je bericht is te lang. Stuur je vraag in een paar kortere berichten."
+SLOW_DOWN = "Je stuurt veel berichten snel na elkaar. Wacht even en stuur je bericht dan opnieuw."
+GIDS_DOWN = "De gids is nu even niet bereikbaar. Je bericht is niet aangekomen. Probeer het over een paar minuten opnieuw."
+
 CONTACT_LABELS = {"phone": "Bel", "phone_hours": "Bereikbaar", "website": "Website", "email": "Mail",
                   "address": "Adres", "opening_hours": "Open"}
 

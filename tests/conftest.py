@@ -1,10 +1,13 @@
-"""Shared fixtures. Services (PostgreSQL, Redis, the action server) are used for real."""
+"""Shared fixtures. Services (PostgreSQL, Redis, the action server, the core) are used for real.
+
+Two runtimes run the tests (test.sh runs both): the core's (.venv, Python 3.10, Rasa 3.6) runs the
+files in CORE_TESTS, the maintained one (.venv-svc, Python 3.12+) runs all others. Each runtime
+starts the other's servers as processes when a test needs them."""
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -14,7 +17,33 @@ import pytest
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+CORE_BIN = ROOT / ".venv" / "bin"        # Rasa 3.6, Python 3.10
+SVC_BIN = ROOT / ".venv-svc" / "bin"     # gateway, action server, console, worker
+TESTS = Path(__file__).resolve().parent
+# Test files that need Rasa itself (the NLU pipeline, the trained model in process, Rasa's tracker
+# store classes). Everything else runs on the maintained runtime.
+CORE_TESTS = {
+    "test_assistant.py", "test_b1.py", "test_classifier.py", "test_embeddings.py", "test_rasa_cli.py",
+    "test_safety.py", "test_spacy_pipeline.py", "test_training_data.py", "test_handover_e2e.py",
+    "test_e2e_handover_to_console.py", "privacy/test_logging.py", "privacy/test_retention.py",
+    "privacy/test_tracker_store.py", "privacy/test_contact_prompt_leak.py",
+}
+try:
+    import rasa  # noqa: F401
+    RUNTIME = "core"
+except ImportError:
+    RUNTIME = "svc"
+
+
+def pytest_ignore_collect(collection_path, config):
+    path = Path(collection_path)
+    if path.is_dir() or path.suffix != ".py" or not path.name.startswith("test_"):
+        return None
+    try:
+        name = path.resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+    return (name in CORE_TESTS) != (RUNTIME == "core")
 MODEL = ROOT / "models" / "gids.tar.gz"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -237,26 +266,91 @@ def actions_db_url(tmp_path_factory) -> str:
     return url
 
 
+ACTION_TOKEN = "test-action-token"
+
+
+@contextmanager
+def running(argv, port: int, env: dict, log_name: str, timeout: float = 120):
+    """A server process of ours on 127.0.0.1:``port``, stopped afterwards; its log in var/."""
+    (ROOT / "var").mkdir(exist_ok=True)
+    with open(ROOT / "var" / log_name, "w") as log:
+        proc = subprocess.Popen([str(a) for a in argv], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env})
+        try:
+            wait_for_port(port, timeout, proc)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def action_server(actions_db_url):
-    """A real action server (rasa_sdk) on a free port with its own seeded SQLite database."""
-    db_url = actions_db_url
+    """A real action server (rasa-sdk 3.21 on the maintained runtime, ``gids actions``) on a free
+    port with its own seeded SQLite database; it needs ACTION_TOKEN."""
     port = free_port()
-    log = open(ROOT / "var" / "test-actions.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
-                             "--actions", "actions"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "DATABASE_URL": db_url})
-    try:
-        wait_for_port(port, 120, proc)
+    with running([SVC_BIN / "gids", "actions", "--port", port], port,
+                 {"DATABASE_URL": actions_db_url, "GIDS_ACTION_TOKEN": ACTION_TOKEN}, "test-actions.log"):
         yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+
+
+def action_endpoint(url: str):
+    from rasa.utils.endpoints import EndpointConfig
+
+    return EndpointConfig(url=url, headers={"Authorization": f"Bearer {ACTION_TOKEN}"})
 
 
 @pytest.fixture(scope="session")
 def agent(model_path, action_server):
     from rasa.core.agent import Agent
-    from rasa.utils.endpoints import EndpointConfig
 
-    return Agent.load(str(model_path), action_endpoint=EndpointConfig(url=action_server))
+    return Agent.load(str(model_path), action_endpoint=action_endpoint(action_server))
+
+
+CORE_TOKEN = "test-core-token"
+
+
+@pytest.fixture(scope="session")
+def core(model_path, action_server, tmp_path_factory):
+    """The core as start.sh runs it: ``rasa run`` on 127.0.0.1 with the gateway channel only, the
+    redacting SQLite tracker store, the real action server. Yields (url, tracker database path)."""
+    import yaml
+
+    work = tmp_path_factory.mktemp("core")
+    tracker_db = work / "tracker.db"
+    (work / "endpoints.yml").write_text(yaml.safe_dump({
+        "action_endpoint": {"url": action_server, "headers": {"Authorization": f"Bearer {ACTION_TOKEN}"}},
+        "tracker_store": {"type": "bot.privacy.tracker_store.RedactingSQLTrackerStore", "dialect": "sqlite",
+                          "db": str(tracker_db)}}))
+    port = free_port()
+    argv = [CORE_BIN / "rasa", "run", "--model", model_path, "--endpoints", work / "endpoints.yml",
+            "--credentials", ROOT / "credentials.yml", "--interface", "127.0.0.1", "--port", port]
+    with running(argv, port, {"GIDS_CORE_TOKEN": CORE_TOKEN, "TF_CPP_MIN_LOG_LEVEL": "3"}, "test-core.log",
+                 timeout=300):
+        yield f"http://127.0.0.1:{port}", tracker_db
+
+
+GATEWAY_SECRET = "test-gateway-secret"
+
+
+@pytest.fixture(scope="session")
+def gateway(core):
+    """``gids gateway`` in front of the ``core`` fixture, as start.sh runs it. Yields its URL."""
+    core_url, _ = core
+    port = free_port()
+    env = {"GIDS_CORE_URL": core_url, "GIDS_CORE_TOKEN": CORE_TOKEN, "GIDS_GATEWAY_SECRET": GATEWAY_SECRET}
+    with running([SVC_BIN / "gids", "gateway", "--port", port], port, env, "test-gateway.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+def tracker_events(tracker_db: Path, sender_id: str) -> list:
+    """The events the core stored for one conversation, as dicts (Rasa's SQL tracker store)."""
+    import json
+    import sqlite3
+
+    with sqlite3.connect(str(tracker_db)) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender_id,)).fetchall()
+    return [json.loads(data) for (data,) in rows]

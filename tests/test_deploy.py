@@ -17,28 +17,52 @@ def compose_config(env):
                           env={**os.environ, **env}, timeout=60)
 
 
+SECRETS = {"POSTGRES_PASSWORD": "secret", "GIDS_CONSOLE_SECRET": "key", "GIDS_CORE_TOKEN": "core",
+           "GIDS_ACTION_TOKEN": "actions", "GIDS_GATEWAY_SECRET": "gateway"}
+
+
 def test_docker_compose_file_is_valid():
-    result = compose_config({"POSTGRES_PASSWORD": "secret", "GIDS_CONSOLE_SECRET": "key"})
+    result = compose_config(SECRETS)
     assert result.returncode == 0, result.stderr
     cfg = yaml.safe_load(result.stdout)
-    assert set(cfg["services"]) == {"rasa", "actions", "migrate", "worker", "console", "webchat", "postgres", "redis"}
-    for service in ("rasa", "actions", "worker", "console"):
-        assert cfg["services"][service]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert cfg["services"]["rasa"]["environment"]["DATABASE_URL"] == cfg["services"]["actions"]["environment"]["DATABASE_URL"]
-    worker = cfg["services"]["worker"]
-    assert worker["entrypoint"][-1] == "worker" and worker["environment"]["GIDS_TRACKER_URL"].startswith("postgresql://")
-    assert cfg["services"]["console"]["entrypoint"][2:4] == ["bot.cli", "console"]
-    for service in ("rasa", "actions"):
-        dockerfile = ROOT / cfg["services"][service]["build"]["dockerfile"]
-        assert dockerfile.exists()
-    assert "FROM rasa/rasa:3.6.21" in (ROOT / "docker/rasa.Dockerfile").read_text()
-    assert "FROM rasa/rasa-sdk:3.6.2" in (ROOT / "docker/actions.Dockerfile").read_text()
+    services = cfg["services"]
+    assert set(services) == {"core", "gateway", "actions", "migrate", "worker", "console", "webchat", "postgres",
+                             "redis"}
+    for service in ("core", "gateway", "actions", "worker", "console"):
+        assert services[service]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    worker = services["worker"]
+    assert worker["command"] == ["worker"] and worker["environment"]["GIDS_TRACKER_URL"].startswith("postgresql://")
+    assert services["console"]["command"][:1] == ["console"]
+    assert (ROOT / services["core"]["build"]["dockerfile"]).exists()
+    assert (ROOT / services["gateway"]["build"]["dockerfile"]).exists()
+    assert "FROM rasa/rasa:3.6.21" in (ROOT / "docker/core.Dockerfile").read_text()
+    assert "--require-hashes -r /tmp/requirements-svc.lock" in (ROOT / "docker/svc.Dockerfile").read_text()
+    # The maintained runtime's services all run the one image built from the svc lock.
+    for service in ("gateway", "actions", "migrate", "worker", "console", "webchat"):
+        assert services[service]["image"] == "werkcentrum-gids/svc:latest", service
 
 
-@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "GIDS_CONSOLE_SECRET"])
+def test_only_the_gateway_console_and_widget_are_published():
+    cfg = yaml.safe_load(compose_config(SECRETS).stdout)
+    services = cfg["services"]
+    published = {name for name, s in services.items() if s.get("ports")}
+    assert published == {"gateway", "console", "webchat"}
+    # The core, the action server and the stores are on the internal network only, which has no
+    # way out; the core has no HTTP API (no --enable-api) and needs the gateway's token.
+    assert cfg["networks"]["internal"]["internal"] is True
+    for name in ("core", "actions", "postgres", "redis"):
+        assert set(services[name]["networks"]) == {"internal"}, name
+    core_cmd = (ROOT / "docker/core.Dockerfile").read_text()
+    assert "--enable-api" not in core_cmd and "--cors" not in core_cmd
+    assert services["core"]["environment"]["GIDS_CORE_TOKEN"] == services["gateway"]["environment"]["GIDS_CORE_TOKEN"]
+    assert services["core"]["environment"]["GIDS_ACTION_TOKEN"] == services["actions"]["environment"]["GIDS_ACTION_TOKEN"]
+    assert services["gateway"]["environment"]["GIDS_CORE_URL"] == "http://core:5005"
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
 def test_docker_compose_refuses_to_run_without_its_secrets(missing):
-    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_PASSWORD", "GIDS_CONSOLE_SECRET")}
-    env.update({"POSTGRES_PASSWORD": "secret", "GIDS_CONSOLE_SECRET": "key"})
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env.update(SECRETS)
     del env[missing]
     exe = require_tool("docker-compose")
     result = subprocess.run([exe, "config"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
@@ -74,11 +98,10 @@ def test_setup_uses_pyenv_when_python_310_is_not_on_path(tmp_path):
     assert result.stdout.strip() == str(fake / "python3.10")
 
 
-def test_docker_images_pin_the_versions_of_the_lock_file():
+def test_the_core_image_pins_the_versions_of_the_core_lock_file():
     import re
     lock = dict(re.findall(r"^([a-z0-9_.-]+)==([^\s\\]+)", (ROOT / "requirements.lock").read_text(), re.M))
-    for dockerfile in ("docker/rasa.Dockerfile", "docker/actions.Dockerfile"):
-        pins = re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', (ROOT / dockerfile).read_text())
-        assert pins, dockerfile
-        for name, version in pins:
-            assert lock.get(name.lower()) == version, f"{dockerfile}: {name}=={version}, lock has {lock.get(name.lower())}"
+    pins = re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', (ROOT / "docker/core.Dockerfile").read_text())
+    assert pins
+    for name, version in pins:
+        assert lock.get(name.lower()) == version, f"core.Dockerfile: {name}=={version}, lock has {lock.get(name.lower())}"

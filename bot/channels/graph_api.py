@@ -27,7 +27,7 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v20.0"
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v25.0"
 
 RETRY_STATUSES = {429, 500, 502, 503}
 # Graph error codes that mean "too much, too fast" or "temporarily down", whatever the HTTP status:

@@ -30,9 +30,15 @@ def _database(engine: Engine) -> Iterator[Session]:
         raise DatabaseUnavailable(f"gids database error ({type(exc).__name__})") from None
 
 
+def is_handled(engine: Engine, channel: str, message_id: str) -> bool:
+    with _database(engine) as session:
+        return session.get(ChannelMessageSeen, (channel, message_id)) is not None
+
+
 def claim_message(engine: Engine, channel: str, message_id: str, now: datetime) -> bool:
-    """Record a message id; True when it was new. The primary key decides, so two replicas that
-    receive the same delivery at the same moment still process it once."""
+    """Record a message id as handled; True when it was new (False: another replica handled the
+    same delivery at the same moment). Called after the core answered, never before, so a crash in
+    between means a redelivery is handled rather than skipped."""
     try:
         with _database(engine) as session:
             session.add(ChannelMessageSeen(channel=channel, message_id=message_id, received_at=now))

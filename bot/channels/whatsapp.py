@@ -1,14 +1,17 @@
-"""WhatsApp (Meta WhatsApp Cloud API) as a Rasa 3.6 input and output channel.
+"""WhatsApp (Meta WhatsApp Cloud API), served by the gateway.
 
-credentials.yml key ``bot.channels.whatsapp.WhatsAppInput``; webhook
-``https://<host>/webhooks/whatsapp/webhook`` (GET: Meta's verification handshake, POST: messages).
+Webhook ``https://<host>/webhooks/whatsapp/webhook`` (GET: Meta's verification handshake, POST:
+messages); the settings come from the environment (WHATSAPP_*, see WhatsAppSettings).
 
-Inbound: every POST must carry Meta's ``X-Hub-Signature-256`` over the raw body. The handler
-records each message id in ChannelMessageSeen first (the primary key makes a retried delivery, a
-second replica or a restart see it as done), answers at once and lets Rasa work in a background
-task, one message at a time per person and in the order they came. The Rasa sender id is the
-person's WhatsApp id (wa_id: the phone number, international form, no "+"), so a handover can
-offer it as contact. Button and list replies arrive as the Rasa payload itself.
+Inbound: every POST must carry Meta's ``X-Hub-Signature-256`` over the raw body. Each message goes
+to the core (bot.core.channel) one at a time per person, in the order they came; its id is recorded
+in ChannelMessageSeen only after the core answered, and Meta gets its 200 only then. So a crash, a
+core that is down or a database that is down loses nothing: Meta delivers again (503), and a
+redelivery of a handled message is skipped, also on another replica or after a restart. The
+answers are sent to Graph after that, still in order. The core's sender id is the person's
+WhatsApp id (wa_id: the phone number, international form, no "+"), so a handover can offer it as
+contact; the web chat's ids (bot.gateway.ids) can never take that form. Button and list replies
+arrive as the payload itself.
 
 Outbound: text; buttons as WhatsApp reply buttons (at most 3, titles up to 20 characters), else as
 a list (at most 10 rows, titles up to 24), else as numbered text, where a reply "2" then means the
@@ -27,23 +30,19 @@ import os
 import re
 import time
 from collections import OrderedDict
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional,
-                    Set, Text, Tuple)
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot import messages
 from bot.channels import records
 from bot.channels.graph_api import DEFAULT_GRAPH_API_URL, OUTSIDE_WINDOW_ERROR, GraphClient
 from bot.db import DatabaseUnavailable, engine_for, get_engine
+from bot.gateway.core import CoreClient, CoreUnavailable
+from bot.gateway.limits import MAX_MESSAGE_CHARS, MAX_WEBHOOK_BYTES, KeyedLocks, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -348,36 +347,12 @@ class MenuMemory:
         return True, payloads if time.time() - at < MENU_TTL.total_seconds() else None
 
 
-class KeyedLocks:
-    """One asyncio.Lock per key (FIFO), dropped when nobody holds or waits for it."""
+# --- answers --------------------------------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self._locks: Dict[str, asyncio.Lock] = {}
-        self._users: Dict[str, int] = {}
+class WhatsAppReplies:
+    """The answers of one turn, sent to Graph in order."""
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._locks[key]
-
-
-# --- output channel -------------------------------------------------------------------------------
-
-class WhatsAppOutput(OutputChannel):
-    """One outgoing turn: Rasa makes one per incoming message (or per server-triggered turn)."""
-
-    @classmethod
-    def name(cls) -> Text:
-        return CHANNEL
-
-    def __init__(self, channel: "WhatsAppInput", inbound_at: Optional[datetime] = None) -> None:
+    def __init__(self, channel: "WhatsAppChannel", inbound_at: Optional[datetime] = None) -> None:
         self._channel = channel
         # When the message that started this turn was written: the window is open even when the
         # database cannot be read.
@@ -386,7 +361,7 @@ class WhatsAppOutput(OutputChannel):
         self._window_closed = False       # set when Graph says so (error 131047)
         self._template_done = False       # the template (or the warning) is once per turn
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: Mapping[str, Any]) -> None:
         # One bot message is one WhatsApp message: a text that comes with a custom payload (the
         # partner card) already is its readable form, so the custom part is not sent again.
         text = message.get("text") or ""
@@ -401,14 +376,11 @@ class WhatsAppOutput(OutputChannel):
             await self.send_image_url(recipient_id, message["image"])
         if message.get("attachment"):
             await self.send_attachment(recipient_id, message["attachment"])
-        if message.get("elements"):
-            await self.send_elements(recipient_id, message["elements"])
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str) -> None:
         await self._send_text(recipient_id, text, preview=False)
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]]) -> None:
         plan = plan_buttons(text, buttons)
         if plan.kind in (BUTTONS, LIST):
             await self._deliver(recipient_id, interactive_payload(plan), plan.kind)
@@ -418,17 +390,17 @@ class WhatsAppOutput(OutputChannel):
         elif plan.body:
             await self._send_text(recipient_id, plan.body, preview=False)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: Any) -> None:
         text = custom_to_text(json_message)
         if text:
             await self._send_text(recipient_id, text, preview=False)
         else:
             logger.debug("WhatsApp: a custom message without a text form was not sent")
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+    async def send_image_url(self, recipient_id: str, image: str) -> None:
         await self._send_text(recipient_id, IMAGE_LINK.format(url=image), preview=True)
 
-    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
+    async def send_attachment(self, recipient_id: str, attachment: Any) -> None:
         url = attachment.get("url") if isinstance(attachment, Mapping) else attachment
         if isinstance(url, str) and url.strip():
             await self._send_text(recipient_id, ATTACHMENT_LINK.format(url=url.strip()), preview=True)
@@ -497,31 +469,30 @@ def _envelope(recipient_id: str, content: Dict[str, Any]) -> Dict[str, Any]:
     return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": recipient_id, **content}
 
 
-# --- input channel --------------------------------------------------------------------------------
+# --- the webhook ----------------------------------------------------------------------------------
 
-class WhatsAppInput(InputChannel):
+class WhatsAppChannel:
     """The WhatsApp Cloud API webhook. One instance serves all WhatsApp conversations."""
 
-    @classmethod
-    def name(cls) -> Text:
-        return CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppInput":
-        return cls(WhatsAppSettings.load(credentials))
-
-    def __init__(self, settings: Optional[WhatsAppSettings] = None, *,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        self.settings = settings or WhatsAppSettings()
+    def __init__(self, core: CoreClient, settings: Optional[WhatsAppSettings] = None, *,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 per_sender: Optional[RateLimiter] = None, locks: Optional[KeyedLocks] = None,
+                 answer_timeout: float = 20.0) -> None:
+        self.core = core
+        self.settings = settings or WhatsAppSettings.load(None)
         s = self.settings
         self.graph = GraphClient(s.graph_api_url, s.phone_number_id, s.access_token,
                                  max_attempts=s.max_attempts, backoff_seconds=s.backoff_seconds,
                                  timeout_seconds=s.timeout_seconds, sleep=sleep)
         self.menus = MenuMemory()
-        self._locks = KeyedLocks()
+        self.per_sender = per_sender or RateLimiter(burst=10, per_minute=30)
+        self._locks = locks or KeyedLocks()
+        self._in_flight: Set[str] = set()      # message ids this process is handling now
         self._tasks: Set[asyncio.Task] = set()
         self._engine: Optional[Engine] = None
         self._last_prune: Optional[datetime] = None
+        # Meta waits about 20 s for the 200; a slower core means "deliver again" (503).
+        self.answer_timeout = answer_timeout
         # Pseudonyms in logs: keyed, because phone numbers are few enough to hash them all.
         self._mask_key = (s.app_secret or os.urandom(16).hex()).encode()
         if s.missing():
@@ -543,13 +514,8 @@ class WhatsAppInput(InputChannel):
     def mask(self, wa_id: str) -> str:
         return "wa:" + hmac.new(self._mask_key, wa_id.encode(), hashlib.sha256).hexdigest()[:10]
 
-    def get_output_channel(self) -> WhatsAppOutput:
-        # For turns Rasa starts itself (trigger_intent, reminders): no inbound time, the
-        # database's ChannelContact decides about the 24-hour window.
-        return WhatsAppOutput(self)
-
     async def drain(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every background message is handled; False when ``timeout`` passed first."""
+        """Wait until every background send is done; False when ``timeout`` passed first."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while self._tasks:
@@ -559,7 +525,12 @@ class WhatsAppInput(InputChannel):
                 return False
         return True
 
-    def _spawn(self, coro: Awaitable[Any], what: str) -> None:
+    async def close(self) -> None:
+        if not await self.drain(timeout=30):
+            logger.error("WhatsApp: stopped with %d answers still being sent", len(self._tasks))
+        await self.graph.close()
+
+    def _spawn(self, coro: Awaitable[Any], what: str) -> "asyncio.Task[Any]":
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)  # a task nobody references may be garbage-collected mid-way
 
@@ -570,6 +541,7 @@ class WhatsAppInput(InputChannel):
                 logger.error("WhatsApp: %s failed (%s)", what, type(exc).__name__)
                 logger.debug("WhatsApp: %s failed", what, exc_info=exc)
         task.add_done_callback(done)
+        return task
 
     # -- webhook --------------------------------------------------------------------------------
 
@@ -592,135 +564,148 @@ class WhatsAppInput(InputChannel):
         given = header[len("sha256="):].strip().lower()
         return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii"))
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("whatsapp_webhook")
+    def routes(self) -> list:
+        return [web.get("/webhooks/whatsapp/", self.health),
+                web.get("/webhooks/whatsapp/webhook", self.verify),
+                web.post("/webhooks/whatsapp/webhook", self.receive)]
 
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+    async def health(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
-        @bp.route("/webhook", methods=["GET"])
-        async def verify(request: Request) -> HTTPResponse:
-            args = {key: request.args.get(key) for key in ("hub.mode", "hub.verify_token", "hub.challenge")}
-            challenge = self.verify_challenge(args)
-            if challenge is None:
-                logger.warning("WhatsApp webhook verification refused (wrong mode or verify token)")
-                return response.text("forbidden", status=403)
-            return response.text(challenge, status=200)
+    async def verify(self, request: web.Request) -> web.Response:
+        args = {key: request.query.get(key) for key in ("hub.mode", "hub.verify_token", "hub.challenge")}
+        challenge = self.verify_challenge(args)
+        if challenge is None:
+            logger.warning("WhatsApp webhook verification refused (wrong mode or verify token)")
+            return web.Response(text="forbidden", status=403)
+        return web.Response(text=challenge)
 
-        @bp.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            raw = request.body or b""
-            if not self.signature_ok(raw, request.headers.get("X-Hub-Signature-256")):
-                logger.warning("WhatsApp webhook: missing or wrong signature, request refused")
-                return response.text("invalid signature", status=403)
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                return response.text("the body is not valid JSON", status=400)
-            if not isinstance(body, dict):
-                return response.text("the body must be a JSON object", status=400)
-            agent = getattr(request.app.ctx, "agent", None)
-            if agent is not None and callable(getattr(agent, "is_ready", None)) and not agent.is_ready():
-                # Rasa would drop the message; Meta redelivers on anything but 200.
-                return response.text("the assistant is not ready yet, try again later", status=503)
-            return await self._accept(body, on_new_message, request.app)
+    async def receive(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+            return web.Response(text="too large", status=413)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(text="too large", status=413)
+        if not self.signature_ok(raw, request.headers.get("X-Hub-Signature-256")):
+            logger.warning("WhatsApp webhook: missing or wrong signature, request refused")
+            return web.Response(text="invalid signature", status=403)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return web.Response(text="the body is not valid JSON", status=400)
+        if not isinstance(body, dict):
+            return web.Response(text="the body must be a JSON object", status=400)
+        return await self.accept(body)
 
-        @bp.listener("before_server_stop")
-        async def finish(app: Any, loop: Any) -> None:
-            if not await self.drain(timeout=30):
-                logger.error("WhatsApp: stopped with %d messages still being handled", len(self._tasks))
-
-        @bp.listener("after_server_stop")
-        async def close(app: Any, loop: Any) -> None:
-            await self.graph.close()
-
-        return bp
-
-    async def _accept(self, body: Mapping[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      app: Any) -> HTTPResponse:
+    async def accept(self, body: Mapping[str, Any]) -> web.Response:
+        """Handle a verified delivery: 200 when every message in it is handled (now or before),
+        503 when one could not be (Meta then delivers the whole batch again)."""
         now = utcnow()
         batch = parse_webhook(body, self.settings.phone_number_id, now)
         if batch.statuses or batch.errors or batch.skipped:
             logger.debug("WhatsApp webhook: %d statuses, %d errors ignored, %d messages skipped",
                          batch.statuses, batch.errors, batch.skipped)
-        unavailable = False
-        for inbound in batch.messages:
-            try:
-                new = await asyncio.to_thread(records.claim_message, self.engine, CHANNEL,
-                                              inbound.message_id, now)
-            except DatabaseUnavailable:
-                unavailable = True
-                break
-            if new:
-                self._spawn(self._process(inbound, on_new_message, app), "handling a message")
-            else:
-                logger.info("WhatsApp: message from %s already handled, skipped", self.mask(inbound.sender))
+        results = await asyncio.gather(*(self._handle(inbound) for inbound in batch.messages))
         if self._last_prune is None or now - self._last_prune > SEEN_PRUNE_EVERY:
             self._last_prune = now
             self._spawn(asyncio.to_thread(records.purge_seen, self.engine, now - SEEN_KEEP),
                         "pruning old message ids")
-        if unavailable:
-            # The messages not yet recorded come again: Meta redelivers on anything but 200.
-            logger.error("WhatsApp webhook: gids database unavailable; asked Meta to deliver again")
-            return response.text("database unavailable, deliver again later", status=503)
-        return response.text("ok", status=200)
+        if not all(results):
+            logger.error("WhatsApp webhook: %d of %d messages not handled; asked Meta to deliver again",
+                         results.count(False), len(results))
+            return web.Response(text="not handled, deliver again later", status=503)
+        return web.Response(text="ok")
 
-    async def _process(self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                       app: Any) -> None:
-        # One message at a time per person, in the order they came: Rasa's lock store does not
-        # promise the order of two waiting messages.
+    async def _handle(self, inbound: Inbound) -> bool:
+        """True when the message is handled (now, or before). The answers are sent afterwards."""
+        key = inbound.message_id
+        if key in self._in_flight:
+            return True  # this process has it; Meta's second copy needs no second turn
+        self._in_flight.add(key)
+        answered: "asyncio.Future[bool]" = asyncio.get_running_loop().create_future()
+        try:
+            self._spawn(self._process(inbound, answered), "handling a message")
+            try:
+                return await asyncio.wait_for(asyncio.shield(answered), self.answer_timeout)
+            except asyncio.TimeoutError:
+                return False
+        finally:
+            self._in_flight.discard(key)
+
+    async def _process(self, inbound: Inbound, answered: "asyncio.Future[bool]") -> None:
+        def settle(ok: bool) -> None:
+            if not answered.done():
+                answered.set_result(ok)
+
+        # One message at a time per person, in the order they came, answers included.
         async with self._locks.hold(inbound.sender):
             try:
+                if await asyncio.to_thread(records.is_handled, self.engine, CHANNEL, inbound.message_id):
+                    logger.info("WhatsApp: message from %s already handled, skipped", self.mask(inbound.sender))
+                    settle(True)
+                    return
                 await asyncio.to_thread(records.touch_contact, self.engine, CHANNEL, inbound.sender,
                                         inbound.sent_at)
             except DatabaseUnavailable:
-                logger.warning("WhatsApp: could not record the last message time of %s", self.mask(inbound.sender))
-            if inbound.kind == IGNORED:
+                settle(False)
                 return
-            output = WhatsAppOutput(self, inbound_at=inbound.sent_at)
+            replies = WhatsAppReplies(self, inbound_at=inbound.sent_at)
+            answers: List[Mapping[str, Any]] = []
             if inbound.kind == UNSUPPORTED:
-                await output.send_text_message(inbound.sender, TEXT_ONLY)
-                return
-            text = inbound.text
-            if inbound.kind == TEXT:
-                text = await self._numbered_choice(inbound.sender, text, app) or text
-            self.menus.set(inbound.sender, None)  # this turn answers (or passes) any earlier menu
-            await on_new_message(UserMessage(text, output, inbound.sender, input_channel=CHANNEL,
-                                             message_id=inbound.message_id, metadata={"channel": CHANNEL}))
+                answers = [{"text": TEXT_ONLY}]
+            elif inbound.kind == TEXT and len(inbound.text) > MAX_MESSAGE_CHARS:
+                answers = [{"text": messages.MESSAGE_TOO_LONG}]
+            elif inbound.kind == TEXT and not self.per_sender.allow(inbound.sender):
+                answers = [{"text": messages.SLOW_DOWN}]
+            elif inbound.kind != IGNORED:
+                text = inbound.text
+                if inbound.kind == TEXT:
+                    text = await self._numbered_choice(inbound.sender, text) or text
+                try:
+                    answers = await self.core.turn(inbound.sender, text, CHANNEL, message_id=inbound.message_id)
+                except CoreUnavailable as exc:
+                    logger.error("WhatsApp: %s; Meta will deliver the message again", exc)
+                    settle(False)
+                    return
+                self.menus.set(inbound.sender, None)  # this turn answers (or passes) any earlier menu
+            try:
+                new = await asyncio.to_thread(records.claim_message, self.engine, CHANNEL,
+                                              inbound.message_id, utcnow())
+            except DatabaseUnavailable:
+                # The core has it; a redelivery would be a second turn. Answer now and say so.
+                logger.error("WhatsApp: handled message from %s could not be recorded", self.mask(inbound.sender))
+                new = True
+            if not new:
+                logger.warning("WhatsApp: message from %s was handled twice (two deliveries at once)",
+                               self.mask(inbound.sender))
+            settle(True)
+            for answer in answers:
+                await replies.send_response(inbound.sender, answer)
 
-    async def _numbered_choice(self, sender: str, text: str, app: Any) -> Optional[str]:
+    async def _numbered_choice(self, sender: str, text: str) -> Optional[str]:
         match = _NUMBER.fullmatch(text or "")
         if not match:
             return None
         known, payloads = self.menus.get(sender)
         if not known:
-            payloads = await self._menu_from_tracker(sender, app)
+            payloads = await self._menu_from_core(sender)
         number = int(match.group(1))
         if payloads and 1 <= number <= len(payloads):
             return payloads[number - 1]
         return None
 
-    async def _menu_from_tracker(self, sender: str, app: Any) -> Optional[List[str]]:
-        """After a restart (or on another replica): the numbered menu of the last bot turn, read
-        from the tracker store, which keeps each bot message's buttons."""
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        store = getattr(agent, "tracker_store", None)
-        if store is None:
-            return None
+    async def _menu_from_core(self, sender: str) -> Optional[List[str]]:
+        """After a restart (or on another replica): the numbered menu of the last bot turn, which
+        the core keeps in the tracker with each bot message's buttons."""
         try:
-            tracker = await store.retrieve(sender)
-        except Exception as exc:  # a tracker store failure must not lose the message itself
-            logger.warning("WhatsApp: tracker store unavailable for the numbered menu (%s)", type(exc).__name__)
+            last = await self.core.last_bot_message(sender)
+        except CoreUnavailable as exc:  # the message itself must still go through
+            logger.warning("WhatsApp: no numbered menu from the core (%s)", exc)
             return None
-        for event in reversed(tracker.events if tracker is not None else []):
-            if isinstance(event, UserUttered):
-                return None
-            if isinstance(event, BotUttered):
-                buttons = event.data.get("buttons") or event.data.get("quick_replies")
-                if buttons and time.time() - (event.timestamp or 0) >= MENU_TTL.total_seconds():
-                    return None
-                if buttons:
-                    plan = plan_buttons(event.text, buttons)
-                    return plan.payloads if plan.kind == NUMBERED else None
-        return None
+        if not last or not last.get("buttons"):
+            return None
+        if time.time() - float(last.get("timestamp") or 0) >= MENU_TTL.total_seconds():
+            return None
+        plan = plan_buttons(last.get("text"), last["buttons"])
+        return plan.payloads if plan.kind == NUMBERED else None

@@ -15,7 +15,7 @@ import pytest
 
 from bot.privacy.logging import (WITHHELD, RedactingFilter, install_redacting_filter, redact_record,
                                  uninstall_redacting_filter)
-from tests.conftest import ROOT, VENV_BIN, free_port, wait_for_port
+from tests.conftest import ACTION_TOKEN, ROOT, SVC_BIN, free_port, wait_for_port
 
 LOGGING_YML = ROOT / "config" / "logging.yml"
 
@@ -119,20 +119,21 @@ def test_logging_yml_redacts_the_rasa_servers_console_and_log_file(tmp_path):
         assert "123456782" not in log and "06-12345678" not in log and "jan@example.nl" not in log
 
 
-def test_the_action_server_started_with_logging_yml_logs_redacted(tmp_path):
+def test_the_action_server_logs_redacted(tmp_path):
     port = free_port()
     log_path = tmp_path / "actions.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
-                                 "--actions", "actions", "--logging-config-file", str(LOGGING_YML)],
+        proc = subprocess.Popen([str(SVC_BIN / "gids"), "actions", "--port", str(port)],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'gids.db'}"})
+                                env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'gids.db'}",
+                                     "GIDS_ACTION_TOKEN": ACTION_TOKEN})
         try:
             wait_for_port(port, 180, proc)
             # rasa_sdk logs the name of an action it does not know: input from the caller.
             body = json.dumps({"next_action": "bsn 123456782 bel 06-12345678", "tracker": {}}).encode()
             request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=body,
-                                             headers={"Content-Type": "application/json"})
+                                             headers={"Content-Type": "application/json",
+                                                      "Authorization": f"Bearer {ACTION_TOKEN}"})
             with pytest.raises(urllib.error.HTTPError) as answer:
                 urllib.request.urlopen(request, timeout=30)
             assert answer.value.code == 404

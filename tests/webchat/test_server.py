@@ -19,7 +19,7 @@ from bot import b1, messages
 from bot.cli import build_parser, main
 from bot.webchat import server
 from bot.webchat.server import ConfigError, WebchatConfig, config_from_env, create_app
-from tests.conftest import ROOT, VENV_BIN, free_port, wait_for_port
+from tests.conftest import ROOT, SVC_BIN, free_port, wait_for_port
 
 WIDGET_JS = server.STATIC / "widget.js"
 SOCKET_IO = server.VENDOR / "socket.io.min.js"
@@ -184,7 +184,7 @@ def test_cli_serves_the_demo_page(tmp_path):
     env = {**os.environ, "GIDS_WEBCHAT_NAME": "Werkcentrum Drenthe", "GIDS_WEBCHAT_COLOR": "#5a2d82"}
     env.pop("GIDS_RASA_URL", None)
     log = (tmp_path / "webchat.log").open("w")
-    proc = subprocess.Popen([str(VENV_BIN / "gids"), "webchat", "--port", str(port), "--rasa-url",
+    proc = subprocess.Popen([str(SVC_BIN / "gids"), "webchat", "--port", str(port), "--rasa-url",
                              "http://127.0.0.1:5998"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 60, proc)

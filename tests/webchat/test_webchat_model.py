@@ -1,22 +1,18 @@
-"""The widget with the real gids: a Rasa server with the trained model and the socket.io channel
-(bot.webchat.channel), the real action server, the demo page from `gids webchat`, headless
-Chromium. A person asks about debts, answers "Zwolle", gets the gemeente's card, reloads and
+"""The widget with the real gids: the gateway's socket.io endpoint in front of the core (Rasa
+with the trained model, internal channel only), the real action server, the demo page from
+`gids webchat`, headless Chromium. A person asks about debts, answers "Zwolle", gets the gemeente's card, reloads and
 carries on in the same conversation."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
 from selenium.webdriver.common.keys import Keys
 
 from bot import config, messages
-from tests.conftest import ROOT, VENV_BIN, free_port, wait_for_port
+from tests.conftest import ROOT, SVC_BIN, free_port, tracker_events, wait_for_port
 from tests.webchat.support import (ARTIFACTS, axe_violations, bot_texts, js, make_driver, message_list,
                                    phone_viewport, root_element, screenshot, stored_conversation, wait,
                                    widget_ready)
@@ -26,59 +22,15 @@ pytestmark = pytest.mark.model
 DOMAIN = yaml.safe_load((config.ROOT / "domain.yml").read_text())
 WELCOME = DOMAIN["responses"]["utter_welcome"][0]["text"]
 DEBT_QUESTION = "ik heb schulden en weet niet wat ik moet doen"
-RASA_START_TIMEOUT = 420  # 60-90 s on an idle machine; CI shares its cores
-
-
-def _status(url: str):
-    try:
-        with urllib.request.urlopen(url + "/status", timeout=5) as r:
-            return json.load(r)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 @pytest.fixture(scope="module")
-def rasa_url(model_path, action_server, tmp_path_factory):
-    work = tmp_path_factory.mktemp("webchat-rasa")
-    (work / "endpoints.yml").write_text(yaml.safe_dump({"action_endpoint": {"url": action_server}}))
-    # No tracker_store: Rasa keeps conversations in memory, which one test process needs.
-    (work / "credentials.yml").write_text(yaml.safe_dump({"bot.webchat.channel.WebchatInput": {
-        "user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered", "session_persistence": True}}))
-    port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "webchat-rasa.log").open("w")
-    proc = subprocess.Popen([str(VENV_BIN / "rasa"), "run", "--model", str(model_path), "--enable-api",
-                             "--cors", "*", "--port", str(port), "--credentials", str(work / "credentials.yml"),
-                             "--endpoints", str(work / "endpoints.yml")],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + RASA_START_TIMEOUT
-        while not (_status(url) or {}).get("model_file"):
-            if proc.poll() is not None:
-                pytest.fail(f"rasa run exited with {proc.returncode}; see {ARTIFACTS / 'webchat-rasa.log'}")
-            if time.time() > deadline:
-                pytest.fail(f"Rasa did not answer /status within {RASA_START_TIMEOUT} s; "
-                            f"see {ARTIFACTS / 'webchat-rasa.log'}")
-            time.sleep(1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def demo_url(rasa_url):
+def demo_url(gateway):
     port = free_port()
     env = {**os.environ, "GIDS_WEBCHAT_NAME": "Werkcentrum Regio Zwolle", "GIDS_WEBCHAT_COLOR": "#00617f",
            "GIDS_WEBCHAT_ACCENT": "#f39200"}
     log = (ARTIFACTS / "webchat-demo.log").open("w")
-    proc = subprocess.Popen([str(VENV_BIN / "gids"), "webchat", "--port", str(port), "--rasa-url", rasa_url],
+    proc = subprocess.Popen([str(SVC_BIN / "gids"), "webchat", "--port", str(port), "--rasa-url", gateway],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 60, proc)
@@ -119,25 +71,28 @@ def ask_debts_in_zwolle(driver):
          "no card of the gemeente Zwolle")
 
 
-def tracker(rasa_url, session_id):
-    with urllib.request.urlopen(f"{rasa_url}/conversations/{session_id}/tracker", timeout=30) as r:
-        return json.load(r)
+def tracker(core, session_id):
+    """The stored events of the web chat conversation (the core's sender id is "web-" + the
+    random half of the id the gateway issued)."""
+    _, tracker_db = core
+    return tracker_events(tracker_db, "web-" + session_id[:22])
 
 
-def wait_turn_done(driver, rasa_url):
-    """Until Rasa listens again and every message of the turn is on screen (a reload while the
-    gids is still answering loses the rest of the answer: Rasa does not send it again)."""
+def wait_turn_done(driver, core):
+    """Until the core listens again and every message of the turn is on screen (a reload while the
+    gids is still answering loses the rest of the answer: it is not sent again)."""
     def done():
         session_id = js(driver, "return window.WerkcentrumGids.widget.sessionId;")
-        t = tracker(rasa_url, session_id)
-        if t.get("latest_action_name") != "action_listen":
+        events = tracker(core, session_id)
+        actions = [e.get("name") for e in events if e["event"] == "action"]
+        if not actions or actions[-1] != "action_listen":
             return False
-        sent = sum(e["event"] == "bot" for e in t["events"])
+        sent = sum(e["event"] == "bot" for e in events)
         return sent == sum(m["who"] == "bot" for m in message_list(driver))
     wait(driver, done, 90, "the turn did not finish")
 
 
-def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conversation(driver, demo_url, rasa_url):
+def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conversation(driver, demo_url, core):
     start_chat(driver, demo_url)
     ask_debts_in_zwolle(driver)
     said = bot_texts(driver)
@@ -148,7 +103,7 @@ def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conver
     # Every website on a card is a real https link.
     hrefs = js(driver, "return Array.from(root.querySelectorAll('.gids-card a')).map(a => a.href);")
     assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs)
-    wait_turn_done(driver, rasa_url)
+    wait_turn_done(driver, core)
     screenshot(driver, "webchat-gids-desktop.png")
 
     before = message_list(driver)
@@ -170,15 +125,15 @@ def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conver
     else:
         say(driver, "dank je wel")
     wait(driver, lambda: any(m["who"] == "bot" for m in message_list(driver)[shown:]), 60, "no answer after the reload")
-    wait_turn_done(driver, rasa_url)
+    wait_turn_done(driver, core)
     new = [m["text"] for m in message_list(driver)[shown:] if m["who"] == "bot"]
     assert WELCOME not in new, new  # the gids does not greet again: same conversation
 
-    events = tracker(rasa_url, session_id)
-    user_texts = [e["text"] for e in events["events"] if e["event"] == "user"]
+    events = tracker(core, session_id)
+    user_texts = [e["text"] for e in events if e["event"] == "user"]
     assert user_texts[:2] == [DEBT_QUESTION, "Zwolle"] and len(user_texts) == 3
-    assert sum(e["event"] == "session_started" for e in events["events"]) == 1
-    assert events["slots"]["gemeente_name"] == "Zwolle"
+    assert sum(e["event"] == "session_started" for e in events) == 1
+    assert [e["value"] for e in events if e["event"] == "slot" and e["name"] == "gemeente_name"][-1] == "Zwolle"
 
     phone_viewport(driver, 360, 740)
     box = js(driver, "const r = root.querySelector('.gids-panel').getBoundingClientRect(); return [r.width, innerWidth];")
@@ -186,12 +141,12 @@ def test_debt_question_in_zwolle_survives_a_reload_and_continues_the_same_conver
     screenshot(driver, "webchat-gids-360.png")
 
 
-def test_axe_audit_of_the_demo_page_with_a_real_conversation(driver, demo_url, rasa_url):
+def test_axe_audit_of_the_demo_page_with_a_real_conversation(driver, demo_url, core):
     start_chat(driver, demo_url)
     violations = axe_violations(driver)
     assert violations == [], violations  # open, nothing said yet
     ask_debts_in_zwolle(driver)
-    wait_turn_done(driver, rasa_url)
+    wait_turn_done(driver, core)
     violations = axe_violations(driver)
     assert violations == [], violations
     phone_viewport(driver, 360, 740)

@@ -1,4 +1,5 @@
-# The Rasa server: the official image plus our Dutch spaCy package and NLU components.
+# The core: the official Rasa 3.6.21 image plus our Dutch spaCy package and NLU components.
+# Internal only: it listens on the compose network's internal side, for the gateway; no HTTP API.
 # Build after ./setup.sh, which makes build/spacy-dist/ and models/gids.tar.gz.
 FROM rasa/rasa:3.6.21
 USER root
@@ -18,5 +19,5 @@ COPY --chown=1001 config/ /app/config/
 ENV PYTHONPATH=/app
 USER 1001
 CMD ["run", "--model", "/app/models/gids.tar.gz", "--endpoints", "/app/endpoints.yml", \
-     "--credentials", "/app/credentials.yml", "--enable-api", "--cors", "*", "--port", "5005", \
+     "--credentials", "/app/credentials.yml", "--port", "5005", \
      "--logging-config-file", "/app/config/logging.yml"]

@@ -1,0 +1,72 @@
+"""The gateway: the only part of the gids that faces the internet (with the staff console).
+
+It serves the web chat's socket.io endpoint (``/socket.io/``), the WhatsApp webhook
+(``/webhooks/whatsapp/webhook``), a REST endpoint for scripts (``/webhooks/rest/webhook``) and
+``/health``, and passes each person's message to the core (Rasa, internal only) over the
+authenticated internal channel, one turn at a time per conversation. See bot.gateway.ids for the
+conversation ids it issues and bot.gateway.limits for the caps and rates."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from aiohttp import web
+
+from bot.channels.rest import RestEndpoint
+from bot.channels.socketio import WebchatEndpoint
+from bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
+from bot.gateway.core import CoreClient
+from bot.gateway.ids import ConversationIds
+from bot.gateway.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES
+from bot.tokens import CORE_TOKEN, GATEWAY_SECRET, shared_secret
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CORE_URL = "http://127.0.0.1:5006"
+
+
+@dataclass
+class GatewaySettings:
+    core_url: str = DEFAULT_CORE_URL
+    core_token: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    cors_origins: Any = "*"
+    core_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "GatewaySettings":
+        origins = [o.strip() for o in (environ.get("GIDS_WEBCHAT_ORIGINS") or "").split(",") if o.strip()]
+        return cls(core_url=(environ.get("GIDS_CORE_URL") or DEFAULT_CORE_URL).rstrip("/"),
+                   core_token=shared_secret(CORE_TOKEN, environ),
+                   secret=shared_secret(GATEWAY_SECRET, environ),
+                   cors_origins=origins or "*")
+
+
+def make_app(settings: Optional[GatewaySettings] = None, *,
+             whatsapp: Optional[WhatsAppSettings] = None) -> web.Application:
+    settings = settings or GatewaySettings.from_env()
+    core = CoreClient(settings.core_url, settings.core_token, timeout_seconds=settings.core_timeout)
+    ids = ConversationIds(settings.secret)
+    # The WhatsApp webhook reads its own (larger, signed) body; every other body is small.
+    app = web.Application(client_max_size=max(MAX_BODY_BYTES, MAX_WEBHOOK_BYTES))
+    webchat = WebchatEndpoint(core, ids, cors_origins=settings.cors_origins)
+    rest = RestEndpoint(core, ids)
+    wa = WhatsAppChannel(core, whatsapp)
+    webchat.attach(app)
+    app.add_routes(rest.routes() + wa.routes())
+
+    async def health(_: web.Request) -> web.Response:
+        ready = await core.ready()
+        return web.json_response({"status": "ok" if ready else "core unavailable"}, status=200 if ready else 503)
+
+    app.router.add_get("/health", health)
+    app["core"], app["ids"], app["webchat"], app["rest"], app["whatsapp"] = core, ids, webchat, rest, wa
+
+    async def close(_: web.Application) -> None:
+        await wa.close()
+        await core.close()
+
+    app.on_cleanup.append(close)
+    return app
