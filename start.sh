@@ -22,7 +22,7 @@ mkdir -p var/log
 # The internal tokens: from the environment, or made once in var/ (mode 0600).
 secret() { .venv-svc/bin/python -c "import sys; from bot import tokens; print(tokens.shared_secret(sys.argv[1]))" "$1"; }
 export GIDS_CORE_TOKEN="$(secret GIDS_CORE_TOKEN)" GIDS_ACTION_TOKEN="$(secret GIDS_ACTION_TOKEN)"
-export GIDS_CORE_URL="http://127.0.0.1:$CORE_PORT"
+export GIDS_CORE_URL="http://127.0.0.1:$CORE_PORT" GIDS_ACTIONS_PORT="$ACTIONS_PORT"
 
 pids=()
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
