@@ -3,6 +3,7 @@
   gids worker [--once] [--interval SECONDS]   deliver partner notifications; purge once a day
   gids outbox status [--json]                 what waits in the outbox
   gids outbox retry REFERENCE                 send a handover's waiting notifications now
+  gids partner webhook-secret PARTNER_ID      the partner's own webhook signing secret
 """
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             print(f"the database is not reachable, nothing was sent: {exc}", file=sys.stderr)
             return 4
         print(f"{counts['leased']} due: {counts['sent']} sent, {counts['retry']} failed and kept for "
-              f"a later try" + (f", {counts['unrecorded']} not recorded (database)" if counts["unrecorded"] else ""))
+              f"a later try" + (f", {counts['unrecorded']} not recorded (database)" if counts["unrecorded"] else "")
+              + (f", {counts['failed']} refused (see gids outbox status)" if counts.get("failed") else "")
+              + (f"; {counts['cancelled']} cancelled (handover closed or forwarded)" if counts.get("cancelled") else ""))
         return 0
     asyncio.run(worker.serve(interval=args.interval))
     return 0
@@ -82,12 +85,17 @@ def _cmd_outbox_status(args: argparse.Namespace) -> int:
         return 0
     print(f"pending: {report['pending']} ({report['due_now']} due now)")
     print(f"sent:    {report['sent']}")
+    print(f"cancelled: {report['cancelled']} (handover closed or forwarded before delivery)")
     print(f"oldest pending: {_age(report['oldest_pending_age_seconds'])}")
     stuck = report["many_attempts"]
     print(f"pending after {args.many} or more attempts: {len(stuck)}")
     for m in stuck:
         print(f"  {m['reference']} {m['kind']:7} to {m['partner_id']}: {m['attempts']} attempts, "
               f"next {m['next_attempt_at']} UTC, last error: {m['last_error'] or '-'}")
+    failed = report["failed_messages"]
+    print(f"failed, not tried again until you run gids outbox retry REFERENCE: {len(failed)}")
+    for m in failed:
+        print(f"  {m['reference']} {m['kind']:7} to {m['partner_id']}: {m['last_error']}")
     return 0
 
 
@@ -104,12 +112,54 @@ def _cmd_outbox_retry(args: argparse.Namespace) -> int:
         print(f"no handover with reference {args.reference.strip().upper()!r}", file=sys.stderr)
         return 1
     if not result.due:
-        print(f"{args.reference.strip().upper()}: no notifications waiting (all sent, or the partner "
-              f"has no handover e-mail or webhook)")
+        cancelled = (f" ({result.cancelled} cancelled now: the handover was closed or forwarded)"
+                     if result.cancelled else "")
+        print(f"{args.reference.strip().upper()}: no notifications waiting (all sent or cancelled, or the "
+              f"partner has no handover e-mail or webhook){cancelled}")
         return 0
     note = (f"; {result.retargeted} now go to the partner's current address" if result.retargeted else "")
+    if result.revived:
+        note += f"; {result.revived} had been refused and will be tried again"
     print(f"{args.reference.strip().upper()}: {result.due} waiting notification(s) due now{note}. "
           f"The worker sends them in its next round.")
+    return 0
+
+
+def _cmd_partner_webhook_secret(args: argparse.Namespace) -> int:
+    import os
+
+    from sqlalchemy import select
+
+    from bot.db import DatabaseUnavailable, session_scope
+    from bot.db.models import Partner
+    from bot.handover.notify import partner_webhook_secret
+    from bot.handover.outbox import _database_call
+
+    master = os.environ.get("GIDS_WEBHOOK_SECRET", "")
+    if not master:
+        print("GIDS_WEBHOOK_SECRET is not set: set the same master secret the worker uses", file=sys.stderr)
+        return 2
+
+    def find():
+        with session_scope() as session:
+            row = session.execute(select(Partner.id, Partner.name, Partner.handover_webhook)
+                                  .where(Partner.id == args.partner_id)).first()
+            return tuple(row) if row is not None else None
+
+    try:
+        partner = _database_call("reading the partner", find)
+    except DatabaseUnavailable as exc:
+        print(f"the database is not reachable: {exc}", file=sys.stderr)
+        return 4
+    if partner is None:
+        # A secret for a mistyped id would never verify: the worker signs with the partner's real id.
+        print(f"no partner with id {args.partner_id!r} (see gids routing export)", file=sys.stderr)
+        return 1
+    partner_id, name, webhook = partner
+    print(partner_webhook_secret(master, partner_id))
+    print(f"The webhook secret of {name} ({partner_id}). Give it to them over a safe channel; they check "
+          f"X-Gids-Signature with it (docs/webhooks.md). It changes when GIDS_WEBHOOK_SECRET changes."
+          + ("" if (webhook or "").strip() else " This partner has no handover webhook yet."), file=sys.stderr)
     return 0
 
 
@@ -129,3 +179,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     rt = ob.add_parser("retry", help="make a handover's pending notifications due now")
     rt.add_argument("reference", help="the handover reference, e.g. WC-2026-000123")
     rt.set_defaults(func=_cmd_outbox_retry)
+
+    pa = sub.add_parser("partner", help="partner settings for handovers").add_subparsers(dest="what", required=True)
+    ws = pa.add_parser("webhook-secret", help="print the partner's own webhook signing secret (derived from "
+                                              "GIDS_WEBHOOK_SECRET) to give to the partner")
+    ws.add_argument("partner_id", metavar="PARTNER_ID", help="the partner id, e.g. uwv or gemeente-GM0014")
+    ws.set_defaults(func=_cmd_partner_webhook_secret)

@@ -5,7 +5,9 @@ effect at the next retry without a restart:
 
   GIDS_SMTP_HOST, GIDS_SMTP_PORT (25, or 587 with STARTTLS), GIDS_SMTP_USER, GIDS_SMTP_PASSWORD,
   GIDS_SMTP_STARTTLS (1/true/yes), GIDS_SMTP_FROM, GIDS_CONSOLE_URL (http://localhost:8080),
-  GIDS_WEBHOOK_SECRET (HMAC-SHA256 key for X-Gids-Signature), GIDS_WEBHOOK_TIMEOUT (10 seconds).
+  GIDS_WEBHOOK_SECRET (the master secret each partner's signing secret is derived from; webhooks
+  wait while it is empty), GIDS_WEBHOOK_TIMEOUT (10 seconds), GIDS_WEBHOOK_ALLOW (comma-separated
+  hosts that may have private addresses), GIDS_WEBHOOK_CA_FILE (extra trusted CA certificates, PEM).
 
 A failed send raises DeliveryError whose text goes to outbox_message.last_error and the log, so it
 never holds personal data: no server replies (they echo addresses), no response bodies, no URLs
@@ -15,21 +17,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 import jinja2
+from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TRUE = {"1", "true", "yes", "ja", "on"}
@@ -48,7 +54,9 @@ REASONS = {"request_human": "De persoon vroeg zelf om een medewerker.",
 
 
 class DeliveryError(Exception):
-    """A send that did not succeed; the message stays pending and is tried again later."""
+    """A send that did not succeed; the message stays pending and is tried again later (unless
+    ``permanent``: then it waits for an administrator, see TargetRefused)."""
+    permanent = False
 
 
 # --------------------------------------------------------------------------------------- e-mail
@@ -194,10 +202,68 @@ async def send_email(payload: dict, target: str, idempotency_key: str) -> None:
 
 
 # -------------------------------------------------------------------------------------- webhook
+#
+# Every webhook is signed with the partner's own secret, derived from GIDS_WEBHOOK_SECRET and the
+# partner id, over "<timestamp>.<body>"; the receiver checks it with verify_webhook (docs/webhooks.md).
+# Only https addresses are used, and only when every address the host resolves to is a public one,
+# unless the host is in GIDS_WEBHOOK_ALLOW. The check runs at delivery time inside the connection's
+# own DNS lookup, so the address that was checked is the address connected to (no DNS rebinding).
 
-def signature(body: bytes, secret: str) -> str:
-    """X-Gids-Signature: 'sha256=' + hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+SIGNATURE_VERSION = "v1"
+SIGNATURE_TOLERANCE = 300  # seconds a receiver accepts between X-Gids-Timestamp and its own clock
+# A fixed label in the derivation (key separation): the master secret is never used directly as a
+# signing key, and a secret derived here is useless for anything else the master secret keys.
+PARTNER_SECRET_LABEL = b"werkcentrum-gids/partner-webhook-secret/v1"
+
+
+def partner_webhook_secret(master_secret: str, partner_id: str) -> str:
+    """The webhook secret of one partner: hex HMAC-SHA256(key = GIDS_WEBHOOK_SECRET, message =
+    label, a zero byte, the partner id). A partner that leaks its secret lets nobody sign for
+    another partner, and the master secret cannot be worked back from it. ``gids partner
+    webhook-secret PARTNER_ID`` prints it for the administrator to give to the partner."""
+    if not master_secret:
+        raise ValueError("GIDS_WEBHOOK_SECRET is empty")
+    if not partner_id:
+        raise ValueError("a partner id is needed")
+    message = PARTNER_SECRET_LABEL + b"\x00" + partner_id.encode("utf-8")
+    return hmac.new(master_secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-Gids-Signature value: 'v1=' + hex HMAC-SHA256(key = the partner's secret as UTF-8
+    text, message = the timestamp in decimal, a dot, the exact body bytes)."""
+    signed = str(int(timestamp)).encode("ascii") + b"." + body
+    return f"{SIGNATURE_VERSION}=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(secret: str, timestamp: str, body: bytes, signature: str, now: float,
+                   tolerance: int = SIGNATURE_TOLERANCE) -> bool:
+    """The receiver's check, for partners to copy (it needs only hmac and hashlib).
+
+    ``secret``: the partner's webhook secret (from ``gids partner webhook-secret``);
+    ``timestamp``: the X-Gids-Timestamp header; ``body``: the raw request body, exactly as
+    received (before any JSON parsing); ``signature``: the X-Gids-Signature header; ``now``: the
+    receiver's clock in Unix seconds (``time.time()``).
+
+    True only when the timestamp is whole Unix seconds no more than ``tolerance`` seconds from
+    ``now`` (either way: an old request replayed later fails), and one of the comma-separated
+    ``v1=`` values in the signature equals the HMAC-SHA256 of "<timestamp>.<body>" under the
+    secret, compared in constant time. Inside the tolerance window a receiver rejects a second
+    request with a signature it already accepted (keep accepted signatures for ``tolerance``
+    seconds); our own retries are new requests with a new timestamp and signature and the same
+    Idempotency-Key."""
+    if not secret or not timestamp or not signature:
+        return False
+    timestamp = timestamp.strip()
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    if abs(now - int(timestamp)) > tolerance:
+        return False
+    expected = sign_webhook(secret, int(timestamp), body)
+    offered = [part.strip() for part in signature.split(",")]
+    # Every value is compared (no early exit), each in constant time.
+    matches = [hmac.compare_digest(expected.encode("ascii"), part.encode("utf-8")) for part in offered]
+    return any(matches)
 
 
 def webhook_timeout() -> float:
@@ -211,31 +277,182 @@ def webhook_timeout() -> float:
     return value
 
 
-async def post_webhook(http: aiohttp.ClientSession, url: str, body: bytes, idempotency_key: str) -> None:
-    if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
-        raise DeliveryError("the partner's webhook address is not an http(s) URL")
+class TargetRefused(DeliveryError):
+    """A webhook address the gids does not send to (not https, or a private, loopback, link-local,
+    multicast, reserved or unspecified address). Permanent: the message is not tried again until
+    an administrator fixes the address or GIDS_WEBHOOK_ALLOW and runs ``gids outbox retry``."""
+    permanent = True
+
+
+def normal_host(host: str) -> str:
+    """How hosts are compared: lower case, no brackets, no final dot, an IP address in its
+    shortest form (so '[::1]', '::0:1' and '::1' are one host)."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    host = host.rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def allowed_hosts() -> frozenset:
+    """GIDS_WEBHOOK_ALLOW: comma-separated hosts (names or IP addresses) whose addresses are not
+    checked: internal partners, and the receivers in tests. They still need https."""
+    return frozenset(normal_host(h) for h in os.environ.get("GIDS_WEBHOOK_ALLOW", "").split(",") if h.strip())
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: an IPv4 address behind a NAT64 gateway
+
+
+def address_problem(address) -> Optional[str]:
+    """Why the gids may not connect to this IP address, or None for a public unicast address.
+    IPv4 inside IPv6 (IPv4-mapped, NAT64, 6to4, Teredo) is judged by the IPv4 address too."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
+    inner = []
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return address_problem(ip.ipv4_mapped)  # ::ffff:a.b.c.d is a.b.c.d
+        if ip in _NAT64:
+            return address_problem(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None:
+            inner.append(ip.sixtofour)
+        if ip.teredo is not None:
+            inner.append(ip.teredo[1])
+    for candidate in [ip] + inner:
+        for test, what in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
+                           ("is_link_local", "link-local"), ("is_multicast", "multicast"),
+                           ("is_reserved", "reserved"), ("is_site_local", "site-local"),
+                           ("is_private", "private")):
+            if getattr(candidate, test, False):
+                return f"{what} address"
+        if not candidate.is_global:
+            return "non-public address"
+    return None
+
+
+def _refuse_address(address: str) -> None:
+    problem = address_problem(address)
+    if problem is not None:
+        article = "an" if problem[0] in "aeiou" else "a"
+        raise TargetRefused(f"webhook address refused: the host has {article} {problem} "
+                            f"({address.split('%', 1)[0]}); only public addresses, or hosts in GIDS_WEBHOOK_ALLOW")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return True
+    except ValueError:
+        return False
+
+
+class CheckedResolver(AbstractResolver):
+    """The connector's DNS lookup, with the address check in it: aiohttp connects only to the
+    addresses returned here, so the checked address is the one connected to, on every new
+    connection (no DNS cache). A host with any refused address is refused as a whole."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> List[Dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+        allowed = normal_host(host) in allowed_hosts()
+        found = []
+        for fam, _, proto, _, sockaddr in infos:
+            address = sockaddr[0]
+            if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in address:
+                address = f"{address}%{sockaddr[3]}"  # a link-local address needs its scope
+            if not allowed:
+                _refuse_address(address)
+            found.append({"hostname": host, "host": address, "port": sockaddr[1], "family": fam,
+                          "proto": proto, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
+        if not found:
+            raise OSError(socket.EAI_NONAME, "host name not found")
+        return found
+
+    async def close(self) -> None:
+        pass
+
+
+def _env_proxy(url: str) -> Tuple[Optional[str], Optional[aiohttp.BasicAuth]]:
+    """The HTTPS proxy the environment sets for this URL (HTTPS_PROXY, NO_PROXY), if any."""
+    try:
+        from aiohttp.helpers import get_env_proxy_for_url
+    except ImportError:  # not public API: fall back to the standard library's reading
+        import urllib.request
+        proxy = urllib.request.getproxies().get("https")
+        host = urlsplit(url).hostname or ""
+        return (None, None) if not proxy or urllib.request.proxy_bypass(host) else (proxy, None)
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
+    return str(proxy), auth
+
+
+async def check_webhook_target(url: str, proxied: bool) -> None:
+    """Refuses (TargetRefused) an address that is not https:// or whose host is, or resolves to,
+    an address that is not public, unless the host is in GIDS_WEBHOOK_ALLOW. A host name on a
+    direct connection is checked again in CheckedResolver, at the moment of connecting; here an
+    IP address is checked (aiohttp does not look those up), and so is the host behind a proxy,
+    which does its own lookup (so the proxy should refuse internal addresses too)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise TargetRefused("webhook address refused: it is not a valid URL") from None
+    if parts.scheme.lower() != "https":
+        raise TargetRefused("webhook address refused: only https:// addresses are used")
+    if not host:
+        raise TargetRefused("webhook address refused: it has no host")
+    if normal_host(host) in allowed_hosts():
+        return
+    if _is_ip(host):
+        _refuse_address(host)
+    elif proxied:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+        except OSError:
+            raise DeliveryError("webhook host name not found") from None
+        for info in infos:
+            _refuse_address(info[4][0])
+
+
+async def post_webhook(senders: "Senders", url: str, body: bytes, idempotency_key: str, partner_id: str) -> None:
+    proxy, proxy_auth = _env_proxy(url)
+    await check_webhook_target(url, proxied=proxy is not None)
     timeout = webhook_timeout()
+    master = os.environ.get("GIDS_WEBHOOK_SECRET", "")
+    if not master:
+        raise DeliveryError("webhooks are not set up: GIDS_WEBHOOK_SECRET is empty")
+    timestamp = int(time.time())
     headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key,
-               "User-Agent": "werkcentrum-gids"}
-    secret = os.environ.get("GIDS_WEBHOOK_SECRET", "")
-    if secret:
-        headers["X-Gids-Signature"] = signature(body, secret)
+               "User-Agent": "werkcentrum-gids", "X-Gids-Timestamp": str(timestamp),
+               "X-Gids-Signature": sign_webhook(partner_webhook_secret(master, partner_id), timestamp, body)}
+    http = senders.session(proxied=proxy is not None)
     try:
         # No redirects: following one would send the transcript to an address nobody configured.
-        async with http.post(url, data=body, headers=headers, allow_redirects=False,
+        async with http.post(url, data=body, headers=headers, allow_redirects=False, ssl=senders.ssl_context(),
+                             proxy=proxy, proxy_auth=proxy_auth,
                              timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if not 200 <= response.status < 300:
                 raise DeliveryError(f"webhook answered HTTP {response.status}")
-    except DeliveryError:
+    except DeliveryError:  # TargetRefused from CheckedResolver included
         raise
     except asyncio.TimeoutError:
         raise DeliveryError(f"webhook did not answer within {timeout:g} s") from None
     except aiohttp.ClientConnectorCertificateError:
         raise DeliveryError("webhook TLS certificate not accepted") from None
+    except aiohttp.ClientConnectorSSLError:
+        raise DeliveryError("webhook TLS handshake failed") from None
+    except aiohttp.ClientProxyConnectionError:
+        raise DeliveryError("webhook proxy (HTTPS_PROXY) not reachable") from None
     except aiohttp.ClientConnectorError as exc:
         # os.strerror, not str(exc): the latter names the host and port of the partner's system.
         errno = getattr(exc.os_error, "errno", None)
-        reason = os.strerror(errno) if errno else "no connection"
+        if isinstance(exc.os_error, socket.gaierror) or errno == socket.EAI_NONAME:
+            raise DeliveryError("webhook host name not found") from None
+        reason = os.strerror(errno) if isinstance(errno, int) and errno > 0 else "no connection"
         raise DeliveryError(f"webhook connection failed ({reason})") from None
     except aiohttp.ServerDisconnectedError:
         raise DeliveryError("webhook receiver dropped the connection") from None
@@ -248,20 +465,51 @@ async def post_webhook(http: aiohttp.ClientSession, url: str, body: bytes, idemp
 # ----------------------------------------------------------------------------------------- both
 
 class Senders:
-    """One delivery round's senders; shares one HTTP connection pool between the webhooks."""
+    """One delivery round's senders; the webhooks share one HTTP connection pool (and a second
+    one for partners reached through HTTPS_PROXY)."""
 
     def __init__(self) -> None:
-        self._http: Optional[aiohttp.ClientSession] = None
+        self._direct: Optional[aiohttp.ClientSession] = None
+        self._proxied: Optional[aiohttp.ClientSession] = None
+        self._ssl: Dict[str, ssl.SSLContext] = {}
 
     async def __aenter__(self) -> "Senders":
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._http is not None:
-            await self._http.close()
+        for http in (self._direct, self._proxied):
+            if http is not None:
+                await http.close()
+
+    def session(self, proxied: bool) -> aiohttp.ClientSession:
+        if proxied:
+            if self._proxied is None:
+                # Only the proxy is looked up here (an administrator's setting); the partner's host
+                # is checked by check_webhook_target and looked up by the proxy.
+                self._proxied = aiohttp.ClientSession()
+            return self._proxied
+        if self._direct is None:
+            self._direct = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                resolver=CheckedResolver(), use_dns_cache=False))
+        return self._direct
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The system's trusted CAs, plus GIDS_WEBHOOK_CA_FILE when set (a partner's internal CA,
+        or the test receiver's own certificate). Hostnames are always verified."""
+        cafile = os.environ.get("GIDS_WEBHOOK_CA_FILE", "").strip()
+        if cafile not in self._ssl:
+            context = ssl.create_default_context()
+            if cafile:
+                try:
+                    context.load_verify_locations(cafile=cafile)
+                except (OSError, ssl.SSLError):
+                    raise DeliveryError("GIDS_WEBHOOK_CA_FILE cannot be read as PEM certificates") from None
+            self._ssl[cafile] = context
+        return self._ssl[cafile]
 
     async def send(self, message) -> None:
-        """``message``: an outbox.Leased. Raises DeliveryError when it did not arrive."""
+        """``message``: an outbox.Leased. Raises DeliveryError when it did not arrive (TargetRefused
+        when it must not be tried again by itself)."""
         try:
             payload = json.loads(message.payload)
         except ValueError:
@@ -269,10 +517,7 @@ class Senders:
         if message.kind == "email":
             await send_email(payload, message.target, message.idempotency_key)
         elif message.kind == "webhook":
-            if self._http is None:
-                # trust_env: a partner network may only reach out through an HTTP(S)_PROXY.
-                self._http = aiohttp.ClientSession(trust_env=True)
-            await post_webhook(self._http, message.target, message.payload.encode("utf-8"),
-                               message.idempotency_key)
+            await post_webhook(self, message.target, message.payload.encode("utf-8"),
+                               message.idempotency_key, message.partner_id)
         else:
             raise DeliveryError(f"unknown kind of message: {message.kind[:20]}")

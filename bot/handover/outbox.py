@@ -17,6 +17,23 @@ transaction has committed: holding a row lock (or, on SQLite, the single write l
 network call of up to tens of seconds would block every other writer, and a worker that dies
 mid-send would leave nothing behind but a lease that runs out, after which another worker retries
 the message with the same idempotency key.
+
+A message that must not be sent any more is *parked*, not deleted: it stays in the table with
+``next_attempt_at = PARKED`` (never due) and ``last_error`` saying why. Two kinds:
+
+- **cancelled** (``last_error`` starts with "cancelled: "): the handover was forwarded to another
+  partner or closed, or a newer notification replaced it. Forward cancels in its own transaction
+  (``enqueue``); every delivery round also cancels what a close or forward left (the partner API
+  closes handovers too), and a message is only leased while its handover is open and still with
+  its partner. A cancelled message keeps no copy of the handover and is never sent again.
+- **failed** (``last_error`` starts with "failed permanently: "): a webhook address the gids
+  refuses (``notify.TargetRefused``: not https, or a private address). It keeps its payload and
+  waits for an administrator: ``gids outbox status`` lists it, ``gids outbox retry`` sends it
+  again after the address or GIDS_WEBHOOK_ALLOW is fixed. The handover itself is untouched.
+
+(Parking uses the existing columns, so it needs no migration while the status CHECK allows only
+'pending' and 'sent'; with a migration adding 'cancelled' and 'failed', ``_park`` is the one
+place to change.)
 """
 from __future__ import annotations
 
@@ -28,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -45,6 +62,42 @@ BACKOFF_CAP = timedelta(hours=1)
 LEASE = timedelta(minutes=15)
 SEND_CONCURRENCY = 5
 MANY_ATTEMPTS = 5
+PARKED = datetime(9999, 12, 31)  # next_attempt_at of a message that is never due (see above)
+CANCELLED = "cancelled: "
+FAILED = "failed permanently: "
+
+
+def _park(reference: str, why: str, cancel: bool) -> dict:
+    """The column values of a parked message. A cancelled one keeps no copy of the handover."""
+    values = {"next_attempt_at": PARKED, "last_error": ((CANCELLED if cancel else FAILED) + why)[:500]}
+    if cancel:
+        values["payload"] = json.dumps({"reference": reference, "payload_removed": "cancelled"})
+    return values
+
+
+def _live():
+    """Pending and not parked: the messages that are still to be sent."""
+    return and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at < PARKED)
+
+
+def _unsent(table=OutboxMessage.__table__):
+    """Not sent and not cancelled: still to be sent, or failed and waiting for an administrator."""
+    return and_(table.c.status == "pending",
+                or_(table.c.last_error.is_(None), not_(table.c.last_error.like(CANCELLED + "%"))))
+
+
+def _why_cancelled(handover_status: str, handover_partner: str, message_partner: str) -> Optional[str]:
+    if handover_status == "closed":
+        return "the handover was closed"
+    if handover_partner != message_partner:
+        return "the handover went to another partner"
+    return None
+
+
+def _still_wanted(table):
+    """The message's handover is open and still with the message's partner."""
+    return exists().where(Handover.id == table.c.handover_id, Handover.partner_id == table.c.partner_id,
+                          Handover.status != "closed")
 
 
 # --------------------------------------------------------------------------------------- enqueue
@@ -69,6 +122,7 @@ def enqueue(session: Session, handover: Handover, now: Optional[datetime] = None
         select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.handover_id == handover.id, OutboxMessage.partner_id != partner.id)
     ).scalar() > 0
+    cancel_pending(session, handover)
     channels = []  # (kind, target, payload): at most one per kind, whatever the partner row holds
     if (partner.handover_email or "").strip():
         channels.append(("email", partner.handover_email.strip(),
@@ -92,6 +146,30 @@ def enqueue(session: Session, handover: Handover, now: Optional[datetime] = None
     log.info("handover %s: %s queued for partner %s", handover.reference,
              " and ".join(kind for kind, _, _ in channels), partner.id)
     return messages
+
+
+def cancel_pending(session: Session, handover: Handover, *, only_stale: bool = False) -> int:
+    """Cancels the handover's unsent messages (also failed ones), in the caller's transaction:
+    those to another partner than the handover's current one (it was forwarded), all of them when
+    the handover is closed, and, unless ``only_stale``, older ones to the same partner
+    (``enqueue`` is about to make new ones). Returns how many. A message a worker is sending at
+    this very moment may still arrive; it is then recorded as sent."""
+    older = session.execute(select(OutboxMessage).where(OutboxMessage.handover_id == handover.id, _unsent())
+                            .order_by(OutboxMessage.id)).scalars().all()
+    by_partner: Dict[tuple, int] = {}
+    for message in older:
+        why = _why_cancelled(handover.status, handover.partner_id, message.partner_id)
+        if why is None:
+            if only_stale:
+                continue
+            why = "replaced by a newer notification"
+        for column, value in _park(handover.reference, why, cancel=True).items():
+            setattr(message, column, value)
+        by_partner[(message.partner_id, why)] = by_partner.get((message.partner_id, why), 0) + 1
+    for (partner_id, why), count in by_partner.items():
+        log.info("handover %s: %d waiting notification(s) to partner %s cancelled: %s",
+                 handover.reference, count, partner_id, why)
+    return sum(by_partner.values())
 
 
 def email_payload(session: Session, handover: Handover, partner: Partner, forwarded: bool = False) -> dict:
@@ -157,7 +235,7 @@ def _lease_due(engine: Engine, now: datetime, limit: int) -> List[Leased]:
     lease_until = now + LEASE
     with engine.begin() as conn:
         candidates = (select(table.c.id)
-                      .where(table.c.status == "pending", table.c.next_attempt_at <= now)
+                      .where(table.c.status == "pending", table.c.next_attempt_at <= now, _still_wanted(table))
                       .order_by(table.c.next_attempt_at, table.c.id).limit(limit))
         if engine.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
@@ -167,7 +245,8 @@ def _lease_due(engine: Engine, now: datetime, limit: int) -> List[Leased]:
             # The compare-and-set that makes the lease exclusive, also without row locks (SQLite).
             result = conn.execute(
                 update(table)
-                .where(table.c.id == message_id, table.c.status == "pending", table.c.next_attempt_at <= now)
+                .where(table.c.id == message_id, table.c.status == "pending", table.c.next_attempt_at <= now,
+                       _still_wanted(table))
                 .values(next_attempt_at=lease_until, attempts=table.c.attempts + 1))
             if result.rowcount == 1:
                 won.append(message_id)
@@ -197,16 +276,53 @@ def _record_failure(engine: Engine, message: Leased, at: datetime, error: str) -
     table = OutboxMessage.__table__
     next_at = at + backoff(message.attempts)
     with engine.begin() as conn:
-        # status = 'pending': a worker whose lease ran out must not undo another one's success.
-        conn.execute(update(table).where(table.c.id == message.id, table.c.status == "pending")
+        # status = 'pending': a worker whose lease ran out must not undo another one's success;
+        # not parked: a message cancelled while it was being sent stays cancelled.
+        conn.execute(update(table).where(table.c.id == message.id, table.c.status == "pending",
+                                         table.c.next_attempt_at < PARKED)
                      .values(next_attempt_at=next_at, last_error=error[:500]))
     return next_at
 
 
+def _record_refused(engine: Engine, message: Leased, error: str) -> None:
+    table = OutboxMessage.__table__
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == message.id, table.c.status == "pending",
+                                         table.c.next_attempt_at < PARKED)
+                     .values(**_park(message.reference, error, cancel=False)))
+
+
+def _cancel_stale(engine: Engine) -> int:
+    """Cancels the messages whose handover was closed or forwarded since they were queued (by a
+    path that did not cancel them itself, such as the partner API's close)."""
+    table = OutboxMessage.__table__
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(table.c.id, table.c.partner_id, Handover.reference, Handover.status,
+                   Handover.partner_id.label("handover_partner"))
+            .join(Handover, Handover.id == table.c.handover_id)
+            .where(_unsent(table), or_(Handover.status == "closed", Handover.partner_id != table.c.partner_id))
+            .order_by(table.c.id)).all()
+        done: Dict[tuple, int] = {}
+        for row in rows:
+            why = _why_cancelled(row.status, row.handover_partner, row.partner_id)
+            result = conn.execute(update(table).where(table.c.id == row.id, _unsent(table))
+                                  .values(**_park(row.reference, why, cancel=True)))
+            if result.rowcount == 1:
+                key = (row.reference, row.partner_id, why)
+                done[key] = done.get(key, 0) + 1
+    for (reference, partner_id, why), count in done.items():
+        log.info("handover %s: %d waiting notification(s) to partner %s cancelled: %s",
+                 reference, count, partner_id, why)
+    return sum(done.values())
+
+
 async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] = None, limit: int = 50) -> Dict[str, int]:
     """Sends up to ``limit`` pending messages whose ``next_attempt_at`` has come. Returns counts:
-    leased, sent, retry (failed, tried again later) and unrecorded (sent or failed, but the
-    database could not store it: the lease runs out and the message goes again, same key).
+    leased, sent, retry (failed, tried again later), failed (refused address: parked until an
+    administrator retries it), unrecorded (sent or failed, but the database could not store it:
+    the lease runs out and the message goes again, same key) and cancelled (messages whose
+    handover was closed or forwarded since they were queued; leasing already skips them).
     Raises DatabaseUnavailable when the database cannot be reached to lease messages.
 
     ``now`` drives the clock (tests); without it the real UTC time is used."""
@@ -216,7 +332,13 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
     clock = (lambda: now) if now is not None else utcnow
     leased = await asyncio.to_thread(_database_call, "leasing outbox messages", _lease_due,
                                      engine, clock(), limit)
-    counts = {"leased": len(leased), "sent": 0, "retry": 0, "unrecorded": 0}
+    counts = {"leased": len(leased), "sent": 0, "retry": 0, "failed": 0, "unrecorded": 0, "cancelled": 0}
+    try:
+        # After leasing, which already skips these messages: a failure here costs no delivery.
+        counts["cancelled"] = await asyncio.to_thread(_database_call, "cancelling outbox messages",
+                                                      _cancel_stale, engine)
+    except DatabaseUnavailable as exc:
+        log.warning("%s; trying again next round", exc)
     if not leased:
         return counts
 
@@ -224,11 +346,12 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
     async with notify.Senders() as senders:
         async def one(message: Leased) -> None:
             async with gate:
+                permanent = False
                 try:
                     await senders.send(message)
                     error = None
                 except notify.DeliveryError as exc:
-                    error = str(exc)
+                    error, permanent = str(exc), exc.permanent
                 except Exception as exc:  # a bug must not stop the other messages; the message stays
                     log.error("outbox message %s (handover %s, %s): unexpected %s", message.id,
                               message.reference, message.kind, type(exc).__name__, exc_info=True)
@@ -240,6 +363,14 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
                     counts["sent"] += 1
                     log.info("handover %s: %s to partner %s delivered (attempt %d)", message.reference,
                              message.kind, message.partner_id, message.attempts)
+                elif permanent:
+                    await asyncio.to_thread(_database_call, "recording a refused delivery",
+                                            _record_refused, engine, message, error)
+                    counts["failed"] += 1
+                    log.error("handover %s: %s to partner %s not sent and not tried again: %s. The handover "
+                              "itself is kept and is in the console; fix the partner's address (or "
+                              "GIDS_WEBHOOK_ALLOW), then run: gids outbox retry %s", message.reference,
+                              message.kind, message.partner_id, error, message.reference)
                 else:
                     next_at = await asyncio.to_thread(_database_call, "recording a failed delivery",
                                                       _record_failure, engine, message, clock(), error)
@@ -264,33 +395,41 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
 
 def status(engine: Optional[Engine] = None, now: Optional[datetime] = None,
            many_attempts: int = MANY_ATTEMPTS) -> dict:
-    """Counts for ``gids outbox status``: per status, due now, oldest pending age, and the pending
-    messages that failed many times (no payloads, no addresses)."""
+    """Counts for ``gids outbox status``: pending (still to be sent), sent, cancelled and failed
+    (parked, see above), due now, oldest pending age, the pending messages that failed many times
+    and every failed one (no payloads, no addresses)."""
     from bot.handover import utcnow
 
     now = now or utcnow()
 
     def read() -> dict:
         with session_scope(engine) as session:
-            per_status = dict(session.execute(
-                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-            pending = OutboxMessage.status == "pending"
-            oldest = session.execute(select(func.min(OutboxMessage.created_at)).where(pending)).scalar()
-            due = session.execute(select(func.count()).select_from(OutboxMessage)
-                                  .where(pending, OutboxMessage.next_attempt_at <= now)).scalar()
-            stuck = session.execute(
-                select(OutboxMessage, Handover.reference).join(Handover)
-                .where(pending, OutboxMessage.attempts >= many_attempts)
-                .order_by(OutboxMessage.attempts.desc(), OutboxMessage.id)).all()
+            parked = and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at >= PARKED)
+            is_cancelled = OutboxMessage.last_error.like(CANCELLED + "%")
+            count = lambda *where: session.execute(  # noqa: E731
+                select(func.count()).select_from(OutboxMessage).where(*where)).scalar()
+            live = _live()
+            oldest = session.execute(select(func.min(OutboxMessage.created_at)).where(live)).scalar()
+
+            def listed(*where):
+                return [{"id": m.id, "reference": ref, "partner_id": m.partner_id, "kind": m.kind,
+                         "attempts": m.attempts,
+                         "next_attempt_at": (m.next_attempt_at.isoformat(sep=" ", timespec="seconds")
+                                             if m.next_attempt_at < PARKED else None),
+                         "last_error": m.last_error}
+                        for m, ref in session.execute(
+                            select(OutboxMessage, Handover.reference).join(Handover).where(*where)
+                            .order_by(OutboxMessage.attempts.desc(), OutboxMessage.id)).all()]
+
             return {
-                "pending": per_status.get("pending", 0),
-                "sent": per_status.get("sent", 0),
-                "due_now": due,
+                "pending": count(live),
+                "sent": count(OutboxMessage.status == "sent"),
+                "cancelled": count(parked, is_cancelled),
+                "failed": count(parked, not_(is_cancelled)),
+                "due_now": count(live, OutboxMessage.next_attempt_at <= now),
                 "oldest_pending_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
-                "many_attempts": [
-                    {"id": m.id, "reference": ref, "partner_id": m.partner_id, "kind": m.kind,
-                     "attempts": m.attempts, "next_attempt_at": m.next_attempt_at.isoformat(sep=" ", timespec="seconds"),
-                     "last_error": m.last_error} for m, ref in stuck],
+                "many_attempts": listed(live, OutboxMessage.attempts >= many_attempts),
+                "failed_messages": listed(parked, not_(is_cancelled)),
             }
 
     return _database_call("reading the outbox", read)
@@ -301,12 +440,17 @@ class RetryResult:
     found: bool                 # a handover with this reference exists
     due: int = 0                # pending messages made due now
     retargeted: int = 0         # of which the address was updated from the partner's settings
+    revived: int = 0            # of which had failed permanently (a refused address)
+    cancelled: int = 0          # not made due: the handover was closed or is with another partner now
 
 
 def retry(reference: str, engine: Optional[Engine] = None, now: Optional[datetime] = None) -> RetryResult:
-    """Makes the pending messages of one handover due now. A message whose partner has since
-    changed its handover address or webhook takes the new one: that change is usually why an
-    administrator retries."""
+    """Makes the pending messages of one handover due now, including the ones that failed
+    permanently (a refused webhook address): an administrator who fixed the address or
+    GIDS_WEBHOOK_ALLOW retries them this way. A message whose partner has since changed its
+    handover address or webhook takes the new one: that change is usually why an administrator
+    retries. Cancelled messages stay cancelled; so does, from now on, a message to a partner the
+    handover is no longer with, or of a closed handover."""
     from bot.handover import utcnow
 
     now = now or utcnow()
@@ -318,8 +462,10 @@ def retry(reference: str, engine: Optional[Engine] = None, now: Optional[datetim
             if handover is None:
                 return RetryResult(found=False)
             result = RetryResult(found=True)
+            result.cancelled = cancel_pending(session, handover, only_stale=True)
+            session.flush()
             messages = session.execute(select(OutboxMessage).where(
-                OutboxMessage.handover_id == handover.id, OutboxMessage.status == "pending")).scalars()
+                OutboxMessage.handover_id == handover.id, _unsent()).order_by(OutboxMessage.id)).scalars().all()
             for message in messages:
                 partner = session.get(Partner, message.partner_id)
                 current = (partner.handover_email if message.kind == "email" else partner.handover_webhook) \
@@ -327,6 +473,8 @@ def retry(reference: str, engine: Optional[Engine] = None, now: Optional[datetim
                 if current and current.strip() and current.strip() != message.target:
                     message.target = current.strip()
                     result.retargeted += 1
+                if message.next_attempt_at >= PARKED:
+                    result.revived += 1
                 message.next_attempt_at = now
                 result.due += 1
             return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Dict, Optional
@@ -109,6 +110,7 @@ class Worker:
 
     async def run(self) -> None:
         log.info("worker started: outbox every %g s, retention purge once a day", self.interval)
+        log_webhook_settings()
         while not self.stop_event.is_set():
             await self.run_once()
             try:
@@ -116,6 +118,21 @@ class Worker:
             except asyncio.TimeoutError:
                 pass
         log.info("worker stopped")
+
+
+def log_webhook_settings() -> None:
+    """At start, what an administrator should know about the webhook settings (never a secret)."""
+    from bot.handover import notify
+
+    if not os.environ.get("GIDS_WEBHOOK_SECRET", ""):
+        log.warning("GIDS_WEBHOOK_SECRET is empty: webhooks to partners wait until it is set "
+                    "(e-mail notifications are not affected)")
+    allowed = notify.allowed_hosts()
+    if allowed:
+        log.warning("GIDS_WEBHOOK_ALLOW: webhooks to %s may go to private or local addresses",
+                    ", ".join(sorted(allowed)))
+    if os.environ.get("GIDS_WEBHOOK_CA_FILE", "").strip():
+        log.info("GIDS_WEBHOOK_CA_FILE: webhook certificates may also be signed by the CA in that file")
 
 
 async def serve(engine: Optional[Engine] = None, interval: float = 5.0) -> None:

@@ -1,5 +1,9 @@
 """The partner-notification outbox, for real: SMTP to an aiosmtpd server and webhooks to an aiohttp
-receiver on 127.0.0.1, on SQLite and PostgreSQL. Time is driven with deliver_due's ``now``."""
+receiver on 127.0.0.1, on SQLite and PostgreSQL. Time is driven with deliver_due's ``now``.
+
+The webhook receiver speaks https with a self-signed certificate (test_webhook_security.py): every
+test here runs with the settings of an administrator who allows 127.0.0.1 and trusts that
+certificate, because webhooks go only to https and, without the allow-list, never to 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
@@ -21,9 +25,16 @@ from bot.handover import notify, outbox
 from bot.handover.outbox import BACKOFF_BASE, BACKOFF_CAP, LEASE, deliver_due, enqueue
 from tests.conftest import free_port
 from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, TRANSCRIPT
+from tests.handover.test_webhook_security import (  # noqa: F401  (fixtures: the https receiver)
+    EMPTY_ROUND, MASTER, local_webhooks, no_webhook_settings, tls_cert, webhook_receiver)
 
 SECOND = dt.timedelta(seconds=1)
 SQLITE_ONLY = pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(local_webhooks):
+    """GIDS_WEBHOOK_ALLOW=127.0.0.1,localhost, the receiver's certificate and a master secret."""
 
 
 def messages(engine, reference=None):
@@ -93,9 +104,19 @@ def test_forwarding_makes_new_notifications_and_one_call_never_duplicates(fresh_
     assert len(rows) == 5 and len({m.idempotency_key for m in rows}) == 5
     forwarded = [m for m in rows if m.partner_id == "gemeente-GM0014"]
     assert len(forwarded) == 4
-    webhook = json.loads(next(m for m in forwarded if m.kind == "webhook").payload)
+    # Each call cancels what the earlier ones queued and nobody got yet: uwv's webhook (the
+    # handover left uwv) and the first pair for the gemeente (replaced by the second pair).
+    assert [(m.partner_id, m.last_error) for m in rows if m.last_error] == [
+        ("uwv", "cancelled: the handover went to another partner"),
+        ("gemeente-GM0014", "cancelled: replaced by a newer notification"),
+        ("gemeente-GM0014", "cancelled: replaced by a newer notification")]
+    live = [m for m in forwarded if m.last_error is None]
+    assert sorted(m.kind for m in live) == ["email", "webhook"] and all(m.next_attempt_at <= utcnow() for m in live)
+    webhook = json.loads(next(m for m in live if m.kind == "webhook").payload)
     assert webhook["partner_id"] == "gemeente-GM0014" and webhook["partner_name"] != "UWV"
-    assert json.loads(next(m for m in forwarded if m.kind == "email").payload)["forwarded"] is True
+    assert json.loads(next(m for m in live if m.kind == "email").payload)["forwarded"] is True
+    for cancelled in (m for m in rows if m.last_error):
+        assert json.loads(cancelled.payload) == {"reference": reference, "payload_removed": "cancelled"}
 
 
 def test_a_rolled_back_handover_leaves_no_notification(fresh_engine, make_handover):
@@ -126,7 +147,7 @@ async def test_the_email_arrives_with_reference_and_link_but_no_transcript_or_co
     message = only(fresh_engine, reference)
 
     counts = await deliver_due(fresh_engine, now=utcnow())
-    assert counts == {"leased": 1, "sent": 1, "retry": 0, "unrecorded": 0}
+    assert counts == {**EMPTY_ROUND, "leased": 1, "sent": 1}
     assert len(smtp_server.received) == 1
     got = smtp_server.received[0]
     assert got["to"] == ["team@uwv.example"] and got["from"] == "gids@werkcentrum.example"
@@ -149,8 +170,7 @@ async def test_the_email_arrives_with_reference_and_link_but_no_transcript_or_co
 
     sent = only(fresh_engine, reference)
     assert sent.status == "sent" and sent.sent_at is not None and sent.attempts == 1
-    assert await deliver_due(fresh_engine, now=utcnow() + dt.timedelta(days=1)) == \
-        {"leased": 0, "sent": 0, "retry": 0, "unrecorded": 0}
+    assert await deliver_due(fresh_engine, now=utcnow() + dt.timedelta(days=1)) == EMPTY_ROUND
     assert len(smtp_server.received) == 1
 
 
@@ -268,7 +288,6 @@ async def test_starttls_checks_the_certificate_before_it_logs_in(fresh_engine, m
 
 async def test_a_failing_webhook_gets_the_handover_later_exactly_once(
         fresh_engine, make_handover, webhook_receiver, monkeypatch):
-    monkeypatch.setenv("GIDS_WEBHOOK_SECRET", "gedeeld-geheim")
     monkeypatch.setenv("GIDS_WEBHOOK_TIMEOUT", "0.5")
     webhook_receiver.script = ["500", "drop", "hang"]
     reference = make_handover("uwv", webhook=webhook_receiver.url)
@@ -280,7 +299,7 @@ async def test_a_failing_webhook_gets_the_handover_later_exactly_once(
     for attempt, expected_error in enumerate(["webhook answered HTTP 500",
                                               "webhook receiver dropped the connection",
                                               "webhook did not answer within 0.5 s"], start=1):
-        assert await deliver_due(fresh_engine, now=now) == {"leased": 1, "sent": 0, "retry": 1, "unrecorded": 0}
+        assert await deliver_due(fresh_engine, now=now) == {**EMPTY_ROUND, "leased": 1, "retry": 1}
         waiting = only(fresh_engine, reference)
         assert (waiting.status, waiting.attempts, waiting.last_error) == ("pending", attempt, expected_error)
         assert waiting.next_attempt_at > now
@@ -297,7 +316,14 @@ async def test_a_failing_webhook_gets_the_handover_later_exactly_once(
     assert {s.key for s in webhook_receiver.seen} == {message.idempotency_key}  # one key for all tries
     final = webhook_receiver.seen[-1]
     assert final.body == expected_body
-    assert final.signature == "sha256=" + hmac.new(b"gedeeld-geheim", final.body, hashlib.sha256).hexdigest()
+    # Signed with uwv's own secret over "<timestamp>.<body>"; every try has its own timestamp.
+    stamp = webhook_receiver.headers[-1]["X-Gids-Timestamp"]
+    uwv_secret = hmac.new(MASTER.encode(), b"werkcentrum-gids/partner-webhook-secret/v1\x00uwv",
+                          hashlib.sha256).hexdigest()
+    assert final.signature == "v1=" + hmac.new(uwv_secret.encode(), stamp.encode() + b"." + final.body,
+                                               hashlib.sha256).hexdigest()
+    assert notify.verify_webhook(uwv_secret, stamp, final.body, final.signature, now=dt.datetime.now().timestamp())
+    assert all(s.signature.startswith("v1=") for s in webhook_receiver.seen)
     delivered = json.loads(final.body)
     assert delivered["reference"] == reference and delivered["contact"]["value"] == CONTACT_PHONE
     assert [line["text"] for line in delivered["transcript"]] == [e.text for e in TRANSCRIPT]
@@ -317,18 +343,20 @@ async def test_a_4xx_or_a_redirect_is_not_a_delivery(fresh_engine, make_handover
     assert (await deliver_due(fresh_engine, now=utcnow()))["retry"] == 1
     waiting = only(fresh_engine, reference)
     assert waiting.status == "pending" and waiting.last_error == f"webhook answered HTTP {answer}"
-    assert len(webhook_receiver.seen) == 1 and webhook_receiver.seen[0].signature is None  # no secret set
+    assert len(webhook_receiver.seen) == 1 and webhook_receiver.seen[0].signature.startswith("v1=")
 
 
 @SQLITE_ONLY
-async def test_a_webhook_address_that_is_not_http_waits_for_a_fix(fresh_engine, make_handover):
+async def test_a_webhook_address_that_is_not_https_waits_for_a_fix(fresh_engine, make_handover):
     reference = make_handover("uwv", webhook="ftp://uwv.example/inbox")
-    assert (await deliver_due(fresh_engine, now=utcnow()))["retry"] == 1
-    assert only(fresh_engine, reference).last_error == "the partner's webhook address is not an http(s) URL"
+    assert (await deliver_due(fresh_engine, now=utcnow()))["failed"] == 1
+    waiting = only(fresh_engine, reference)
+    assert waiting.last_error == "failed permanently: webhook address refused: only https:// addresses are used"
+    assert waiting.status == "pending" and waiting.next_attempt_at == outbox.PARKED  # for an administrator
 
 
 async def test_a_receiver_that_stays_down_keeps_the_message_with_growing_delays(fresh_engine, make_handover):
-    reference = make_handover("uwv", webhook=f"http://127.0.0.1:{free_port()}/hook")
+    reference = make_handover("uwv", webhook=f"https://127.0.0.1:{free_port()}/hook")
     now = utcnow()
     delays = []
     for attempt in range(1, 13):
@@ -384,9 +412,11 @@ async def test_a_delivery_that_cannot_be_recorded_goes_again_after_the_lease(
     reference = make_handover("uwv", webhook=webhook_receiver.url)
     key = only(fresh_engine, reference).idempotency_key
     away = tmp_path.with_name(tmp_path.name + "-away")
-    webhook_receiver.on_request = lambda: tmp_path.rename(away)  # the database goes while it sends
+    # The database goes while it sends. dispose(): SQLAlchemy 2 keeps SQLite file connections in
+    # a pool, and an open connection would not notice that its file has gone.
+    webhook_receiver.on_request = lambda: (tmp_path.rename(away), fresh_engine.dispose())
     now = utcnow()
-    assert await deliver_due(fresh_engine, now=now) == {"leased": 1, "sent": 0, "retry": 0, "unrecorded": 1}
+    assert await deliver_due(fresh_engine, now=now) == {**EMPTY_ROUND, "leased": 1, "unrecorded": 1}
     assert any("it goes again when its lease ends" in r.getMessage() for r in caplog.records)
     away.rename(tmp_path)
     webhook_receiver.on_request = None
@@ -412,7 +442,7 @@ async def test_a_database_that_is_down_raises_database_unavailable():
 
 def test_gids_outbox_status_and_retry(fresh_db_url, fresh_engine, make_handover, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", fresh_db_url)
-    reference = make_handover("uwv", webhook=f"http://127.0.0.1:{free_port()}/old")
+    reference = make_handover("uwv", webhook=f"https://127.0.0.1:{free_port()}/old")
     now = utcnow()
     for _ in range(5):
         asyncio.run(deliver_due(fresh_engine, now=now))

@@ -19,8 +19,15 @@ from bot.handover import utcnow
 from bot.handover.worker import PURGE_EVERY, PURGE_RETRY, Worker
 from tests.conftest import ROOT, free_port
 from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, TRANSCRIPT
+from tests.handover.test_webhook_security import (  # noqa: F401  (fixtures: the https receiver)
+    EMPTY_ROUND, local_webhooks, no_webhook_settings, tls_cert, webhook_receiver)
 
 SQLITE_ONLY = pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(local_webhooks):
+    """The receivers are https on 127.0.0.1: allowed, their certificate trusted (see test_outbox.py)."""
 
 
 def statuses(engine):
@@ -82,7 +89,7 @@ async def test_the_retention_purge_runs_once_a_day(fresh_engine, monkeypatch, ki
     for offset in (dt.timedelta(0), dt.timedelta(hours=1), PURGE_EVERY - dt.timedelta(seconds=1),
                    PURGE_EVERY, PURGE_EVERY + dt.timedelta(hours=3)):
         clock[0] = start + offset
-        assert await worker.run_once() == {"leased": 0, "sent": 0, "retry": 0, "unrecorded": 0}
+        assert await worker.run_once() == EMPTY_ROUND
     assert calls == ["purge", "purge"]
     assert worker.next_purge_at == start + 2 * PURGE_EVERY
 
@@ -130,7 +137,11 @@ async def test_gids_worker_process_delivers_and_stops_on_a_signal(fresh_db_url, 
     assert proc.returncode == 0, log
     assert f"{sig.name} received: stopping after this round" in log and "worker stopped" in log
     assert statuses(fresh_engine) == ["sent"]
-    assert webhook_receiver.seen[0].signature.startswith("sha256=")
+    from bot.handover.notify import partner_webhook_secret, verify_webhook
+    seen, headers = webhook_receiver.seen[0], webhook_receiver.headers[0]
+    assert verify_webhook(partner_webhook_secret("geheim", "uwv"), headers["X-Gids-Timestamp"], seen.body,
+                          seen.signature, now=dt.datetime.now().timestamp())
+    assert "GIDS_WEBHOOK_ALLOW: webhooks to 127.0.0.1, localhost may go to private or local addresses" in log
     for secret in [CONTACT_NAME, CONTACT_PHONE] + [e.text for e in TRANSCRIPT]:
         assert secret not in log
 
@@ -138,7 +149,7 @@ async def test_gids_worker_process_delivers_and_stops_on_a_signal(fresh_db_url, 
 @SQLITE_ONLY
 def test_gids_worker_once(fresh_db_url, fresh_engine, make_handover, smtp_server, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", fresh_db_url)
-    make_handover("uwv", email="team@uwv.example", webhook=f"http://127.0.0.1:{free_port()}/hook")
+    make_handover("uwv", email="team@uwv.example", webhook=f"https://127.0.0.1:{free_port()}/hook")
     assert gids(["worker", "--once"]) == 0
     assert "2 due: 1 sent, 1 failed and kept for a later try" in capsys.readouterr().out
     assert sorted(statuses(fresh_engine)) == ["pending", "sent"]
