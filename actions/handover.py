@@ -19,10 +19,11 @@ from actions.routing import validate_place_answer
 from bot import config, messages
 from bot.db import DatabaseUnavailable, session_scope
 from bot.handover import audit, create_handover, werkcentrum_for
-from bot.handover.contact import (EMAIL, PHONE, WHATSAPP, clean_name, contact_from_text, display_phone,
-                                  normalise_email, normalise_phone, parse_contact_method,
-                                  whatsapp_id_to_e164)
+from bot.handover.contact import (ACCEPTED_MARK, EMAIL, PHONE, WHATSAPP, clean_name, contact_from_text,
+                                  display_phone, is_accepted_contact, normalise_email, normalise_phone,
+                                  parse_contact_method, whatsapp_id_to_e164)
 from bot.handover.transcript import build_summary, build_transcript
+from bot.privacy import CONSENTED_SLOTS
 from bot.routing.services import EMPLOYER_TOPICS
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,27 @@ class ActionAskContactValue(Action):
         return []
 
 
+def _mark_accepted(event: EventType) -> EventType:
+    """The SlotSet of a name or contact value this form accepted, marked for the tracker store."""
+    if (event.get("event") == "slot" and event.get("name") in CONSENTED_SLOTS
+            and is_accepted_contact(event["name"], event.get("value"))):
+        return {**event, "metadata": {**(event.get("metadata") or {}), ACCEPTED_MARK: True}}
+    return event
+
+
 class ValidateHandoverForm(FormValidationAction):
+    """Checks the answers to the handover questions. The SlotSet events of the name and contact
+    value it accepts carry ACCEPTED_MARK: only those values stay unredacted in the tracker store.
+    The raw answer Rasa put in the slot before this action ran (a BSN typed at the phone prompt)
+    is redacted like any other text."""
+
     def name(self) -> Text:
         return "validate_handover_form"
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return [_mark_accepted(event) for event in events]
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:

@@ -1,9 +1,12 @@
 """The whole path: a conversation with the trained model and the real action server ends in a
-handover; the worker notifies the partner's webhook on 127.0.0.1; the handover is in the staff
+handover; the worker notifies the partner's webhook (https on 127.0.0.1, allowed and trusted as an
+administrator would, signed with the partner's own secret); the handover is in the staff
 console for the partner and the region's Werkcentrum, and for nobody else."""
 from __future__ import annotations
 
 import json
+import ssl
+import time
 import uuid
 
 import pytest
@@ -12,8 +15,10 @@ from sqlalchemy import select
 
 from bot.db import make_engine, session_scope
 from bot.db.models import Handover, Partner
+from bot.handover.notify import partner_webhook_secret, verify_webhook
 from bot.handover.outbox import deliver_due
 from tests.conftest import free_port
+from tests.handover.test_webhook_security import tls_cert  # noqa: F401  (a fixture)
 from tests.console.conftest import add_staff, console, login
 
 pytestmark = pytest.mark.model
@@ -21,8 +26,16 @@ pytestmark = pytest.mark.model
 PARTNER = "gemeente-GM0193"  # Zwolle, arbeidsmarktregio AM36
 
 
+MASTER_SECRET = "e2e-master-secret"
+
+
 @pytest.fixture
-async def partner_webhook():
+async def partner_webhook(tls_cert, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("GIDS_WEBHOOK_ALLOW", "127.0.0.1")
+    monkeypatch.setenv("GIDS_WEBHOOK_CA_FILE", str(tls_cert[0]))
+    monkeypatch.setenv("GIDS_WEBHOOK_SECRET", MASTER_SECRET)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls_cert[0]), str(tls_cert[1]))
     received = []
 
     async def hook(request):
@@ -34,8 +47,8 @@ async def partner_webhook():
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/hook", received
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    yield f"https://127.0.0.1:{port}/hook", received
     await runner.cleanup()
 
 
@@ -57,10 +70,13 @@ async def test_conversation_to_partner_to_console(agent, actions_db_url, partner
         # The worker's delivery round: the partner's webhook gets the handover once.
         result = await deliver_due(engine)
         assert result["sent"] >= 1
-        mine = [(hdr, json.loads(body)) for hdr, body in received if json.loads(body)["reference"] == reference]
+        mine = [(hdr, raw) for hdr, raw in received if json.loads(raw)["reference"] == reference]
         assert len(mine) == 1
-        headers, body = mine[0]
+        headers, raw = mine[0]
+        body = json.loads(raw)
         assert headers.get("Idempotency-Key")
+        assert verify_webhook(partner_webhook_secret(MASTER_SECRET, PARTNER), headers["X-Gids-Timestamp"], raw,
+                              headers["X-Gids-Signature"], time.time())
         assert body["contact"] == {"name": "Sanne de Boer", "method": "phone", "value": "+31612345678"}
         said = " ".join(line["text"] for line in body["transcript"])
         assert "NL91ABNA0417164300" not in said and "[IBAN]" in said

@@ -654,9 +654,11 @@ class WhatsAppChannel:
             answers: List[Mapping[str, Any]] = []
             if inbound.kind == UNSUPPORTED:
                 answers = [{"text": TEXT_ONLY}]
-            elif inbound.kind == TEXT and len(inbound.text) > MAX_MESSAGE_CHARS:
+            # A choice carries what the person's app sent as the reply id: capped and counted like
+            # text (the core refuses over 5,000 characters, which would be a 503 for ever).
+            elif inbound.kind in (TEXT, CHOICE) and len(inbound.text) > MAX_MESSAGE_CHARS:
                 answers = [{"text": messages.MESSAGE_TOO_LONG}]
-            elif inbound.kind == TEXT and not self.per_sender.allow(inbound.sender):
+            elif inbound.kind in (TEXT, CHOICE) and not self.per_sender.allow(inbound.sender):
                 answers = [{"text": messages.SLOW_DOWN}]
             elif inbound.kind != IGNORED:
                 text = inbound.text
@@ -676,10 +678,13 @@ class WhatsAppChannel:
                 # The core has it; a redelivery would be a second turn. Answer now and say so.
                 logger.error("WhatsApp: handled message from %s could not be recorded", self.mask(inbound.sender))
                 new = True
-            if not new:
-                logger.warning("WhatsApp: message from %s was handled twice (two deliveries at once)",
-                               self.mask(inbound.sender))
             settle(True)
+            if not new:
+                # Another replica recorded it first and sends its turn's answers: the person gets
+                # one turn's answers, not two (graph_api.py: nothing twice).
+                logger.warning("WhatsApp: message from %s was handled twice (two deliveries at once); "
+                               "the other replica sends the answers", self.mask(inbound.sender))
+                return
             for answer in answers:
                 await replies.send_response(inbound.sender, answer)
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import os
 import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
 from urllib.parse import quote
 
 import aiohttp_session
@@ -42,6 +43,12 @@ JINJA = web.AppKey("jinja", jinja2.Environment)
 KEY = web.AppKey("hmac_key", bytes)
 OPENAPI = web.AppKey("openapi", dict)
 SECURE = web.AppKey("secure_cookies", bool)
+TRUSTED = web.AppKey("trusted_proxies", tuple)
+
+# The largest request body the console reads: its forms hold at most a note of 4000 characters.
+# Nothing in the console needs more (the routing table is imported with `gids routing import`, not
+# uploaded here). Bodies are read only after the login check, except the login form's own.
+MAX_BODY = 64 * 1024
 
 # Every page and API answer. No inline script or style anywhere, so the policy can forbid both:
 # text a person typed can never run, even if escaping failed somewhere.
@@ -110,11 +117,78 @@ async def in_db(request: web.Request, fn: Callable[..., Any], *args, **kwargs) -
     return await asyncio.get_running_loop().run_in_executor(None, run)
 
 
+# --- client addresses -----------------------------------------------------------------------
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def parse_trusted_proxies(value: Union[str, Iterable[str], None]) -> Tuple[Network, ...]:
+    """GIDS_TRUSTED_PROXIES: the addresses or networks (CIDR) of the reverse proxies whose
+    X-Forwarded-For the console believes, separated by commas or spaces."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise ConsoleConfigError(
+                f"GIDS_TRUSTED_PROXIES: '{item}' is geen IP-adres of netwerk. "
+                f"Schrijf bijvoorbeeld 10.0.0.5 of 10.0.0.0/24, met komma's ertussen.") from None
+    return tuple(networks)
+
+
+def _address(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+    text = (text or "").strip()
+    if text.startswith("[") and "]" in text:        # [2001:db8::1]:443
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:                      # 192.0.2.1:443
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _client(request: web.Request) -> Tuple[Optional[str], bool]:
+    """(the client's address as far as it is known, whether it is the client's own).
+
+    Without trusted proxies: the connection's address, not counted as the client's own, because
+    behind a proxy every client has the proxy's. With them: from a trusted proxy, the right-most
+    X-Forwarded-For address that is not a trusted proxy (the left part is whatever the client
+    sent); from any other address, that address itself, and its X-Forwarded-For is ignored."""
+    peer = request.remote
+    proxies = request.app[TRUSTED]
+    if not proxies:
+        return peer, False
+    peer_address = _address(peer or "")
+    if peer_address is None:
+        return peer, False
+    if not any(peer_address in net for net in proxies):
+        return str(peer_address), True
+    hops = ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break  # no header, or one the proxy did not write: the client is unknown
+        if not any(address in net for net in proxies):
+            return str(address), True
+    return str(peer_address), False
+
+
 def client_ip(request: web.Request) -> Optional[str]:
-    # Behind a reverse proxy, aiohttp's own forwarded-header handling (or the proxy's
-    # real-IP module) must set request.remote; trusting X-Forwarded-For here would let anyone
-    # pick the address the login throttle counts.
-    return request.remote
+    """The address the audit log keeps: the client's where a trusted proxy says it, otherwise the
+    connection's."""
+    return _client(request)[0]
+
+
+def throttle_address(request: web.Request) -> Optional[str]:
+    """The address failed logins are counted against, or None when the client address is not
+    known (no trusted proxy set): counting the proxy's address would lock out all staff."""
+    address, own = _client(request)
+    return address if own else None
 
 
 def flash(web_session, kind: str, text: str) -> None:
@@ -205,7 +279,8 @@ async def _error_page(request: web.Request, status: int, headers) -> web.StreamR
 @web.middleware
 async def authenticate(request: web.Request, handler) -> web.StreamResponse:
     """Loads the staff member on every request (a disabled account is out at once), ends idle and
-    old sessions, and checks the CSRF token of every form POST."""
+    old sessions, sends anyone not logged in to the login page before reading a request body, and
+    then checks the CSRF token of every form POST (the login form's too)."""
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     web_session = await aiohttp_session.get_session(request)
@@ -229,12 +304,15 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
             if now - web_session.get("seen", 0) > 60:  # no new cookie on every click
                 web_session["seen"] = now
 
+    if request["staff"] is None and request.path not in PUBLIC_PATHS:
+        # Before any body is read: an anonymous POST costs the console nothing.
+        raise _to_login(request)
     if request.method == "POST":
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
         form = await request.post()
         if not auth.csrf_valid(web_session, form.get("csrf_token")):
             raise web.HTTPForbidden()
-    if request["staff"] is None and request.path not in PUBLIC_PATHS:
-        raise _to_login(request)
     return await handler(request)
 
 
@@ -258,9 +336,14 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 # --- the app --------------------------------------------------------------------------------
 
 def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None] = None,
-             secure_cookies: bool = True) -> web.Application:
+             secure_cookies: bool = True,
+             trusted_proxies: Union[str, Iterable[str], None] = None) -> web.Application:
     """The console. ``secret``: a Fernet key (default: load_secret()). ``secure_cookies=False`` only
-    for plain-http set-ups that are not localhost (browsers accept Secure cookies on localhost)."""
+    for plain-http set-ups that are not localhost (browsers accept Secure cookies on localhost).
+    ``trusted_proxies``: see parse_trusted_proxies (default: GIDS_TRUSTED_PROXIES)."""
+    if trusted_proxies is None:
+        trusted_proxies = os.environ.get("GIDS_TRUSTED_PROXIES", "")
+    proxies = parse_trusted_proxies(trusted_proxies)
     key = _checked(secret.encode() if isinstance(secret, str) else secret, "secret") if secret else load_secret()
     storage = EncryptedCookieStorage(
         Fernet(key), cookie_name=COOKIE_NAME, max_age=SESSION_ABSOLUTE, secure=secure_cookies,
@@ -268,9 +351,10 @@ def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None]
     # Order matters: the session wraps the error pages, so a flash message shown on an error page
     # is really used up, and the error pages wrap the login and CSRF checks.
     app = web.Application(middlewares=[aiohttp_session.session_middleware(storage), errors, authenticate],
-                          client_max_size=256 * 1024)
+                          client_max_size=MAX_BODY)
     app[ENGINE] = engine or get_engine()
     app[SECURE] = secure_cookies
+    app[TRUSTED] = proxies
     # A separate key for hashing typed user names, derived so the cookie key itself is never reused.
     app[KEY] = hashlib.sha256(b"gids-console-login-key\x00" + key).digest()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
@@ -292,6 +376,8 @@ def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None]
 def run(host: str = "127.0.0.1", port: int = 8080, *, secure_cookies: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = make_app(secure_cookies=secure_cookies)
+    if not app[TRUSTED]:
+        log.info("GIDS_TRUSTED_PROXIES is not set: failed logins are counted per user name only")
     # The default access log line holds the user agent and referrer; path and status are enough.
     web.run_app(app, host=host, port=port, access_log_format='%a "%r" %s %b %Tfs',
                 print=lambda text: print(f"De console draait op http://{host}:{port}/ (stoppen: Ctrl-C)"))

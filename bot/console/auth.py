@@ -1,4 +1,4 @@
-"""Staff accounts, login with throttling, session checks, CSRF tokens and partner API tokens.
+"""Staff accounts, login with atomic throttling, session checks, CSRF tokens and partner API tokens.
 
 Everything here is plain, synchronous Python on a SQLAlchemy session, so the web app runs it in a
 worker thread and the CLI and the tests call it directly."""
@@ -15,10 +15,11 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import DateTime, and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import ROLES, ApiToken, Arbeidsmarktregio, AuditLog, Gemeente, Partner, StaffUser
+from bot.db.models import (ROLES, ApiToken, Arbeidsmarktregio, AuditLog, Gemeente, LoginThrottle, Partner,
+                           StaffUser)
 from bot.handover import audit, utcnow
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile). Module-level so the tests can
@@ -28,8 +29,9 @@ hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,119}$")
 
-# Login throttling. The counts come from the audit log, so they hold across restarts and across
-# several console processes. The per-IP limit is higher: a whole office may share one address.
+# Login throttling (see take_attempt). The counts live in the database, so they hold across restarts
+# and across several console processes. Per client address only where that address is known
+# (app.throttle_address): the limit is higher, as a whole office may share one address.
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_IP = 20
@@ -133,50 +135,110 @@ def _staff_from_row(session: Session, user: StaffUser) -> Staff:
                  home_region=home)
 
 
-def _wait_minutes(times, limit: int, now: datetime) -> int:
-    """Minutes until fewer than ``limit`` failures remain in the window (times newest first)."""
-    if len(times) < limit:
-        return 0
-    free_at = times[limit - 1] + FAILURE_WINDOW
-    return max(1, math.ceil((free_at - now).total_seconds() / 60))
+# --- login throttling -----------------------------------------------------------------------
+#
+# One row per key in login_throttle: ``failures`` in the window that ends at ``window_end``. A login
+# first *takes* an attempt with one conditional UPDATE (the row is locked until the transaction
+# ends, on PostgreSQL per row, on SQLite the whole database), then checks the password: of two
+# concurrent logins with one attempt left, the second waits for the first and then finds none.
+# A correct password gives the attempt back. The window starts at the first failure and starts
+# again at the failure that reaches the limit, so the lock lasts FAILURE_WINDOW from then.
+
+_THROTTLE = LoginThrottle.__table__
+
+
+def _user_key(secret: bytes, username: str) -> str:
+    return "user:" + login_key(secret, username)
+
+
+def _address_key(secret: bytes, address: str) -> str:
+    # Keyed as well: the table keeps no readable staff address.
+    return "addr:" + hmac.new(secret, b"addr\x00" + address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _insert_missing(session: Session, key: str, window_end: datetime) -> None:
+    """Makes the key's row (0 failures) unless it exists; a concurrent insert is no error."""
+    values = {"key": key, "failures": 0, "window_end": window_end}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # no INSERT .. ON CONFLICT: two first failures at the same moment may fail one request
+        if session.execute(select(_THROTTLE.c.key).where(_THROTTLE.c.key == key)).first() is None:
+            session.execute(_THROTTLE.insert().values(**values))
+        return
+    session.execute(insert(_THROTTLE).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def take_attempt(session: Session, key: str, limit: int, now: datetime) -> int:
+    """Takes one login attempt for ``key``, atomically: 0 when taken, otherwise the minutes to wait.
+    The caller gives it back with ``give_back`` (a correct password) or ``reset`` in the same
+    transaction."""
+    c = _THROTTLE.c
+    fresh_end = literal(now + FAILURE_WINDOW, DateTime())
+    expired = c.window_end <= now
+    for _ in range(3):
+        _insert_missing(session, key, now + FAILURE_WINDOW)
+        taken = session.execute(
+            update(_THROTTLE)
+            .where(c.key == key, or_(expired, c.failures < limit))
+            .values(failures=case((expired, 1), else_=c.failures + 1),
+                    window_end=case((or_(expired, c.failures + 1 >= limit), fresh_end), else_=c.window_end))
+        ).rowcount
+        if taken == 1:
+            return 0
+        window_end = session.execute(select(c.window_end).where(c.key == key)).scalar_one_or_none()
+        if window_end is not None:
+            return max(1, math.ceil((window_end - now).total_seconds() / 60))
+        # The row went between the two statements (a purge of ended windows): make it again.
+    raise RuntimeError(f"login throttle row {key[:5]}… could not be taken")
+
+
+def give_back(session: Session, key: str) -> None:
+    c = _THROTTLE.c
+    session.execute(update(_THROTTLE).where(c.key == key, c.failures > 0).values(failures=c.failures - 1))
+
+
+def reset(session: Session, key: str) -> None:
+    session.execute(update(_THROTTLE).where(_THROTTLE.c.key == key).values(failures=0))
 
 
 def attempt_login(session: Session, username: str, password: str, *, secret: bytes,
-                  ip: Optional[str], now: Optional[datetime] = None) -> LoginResult:
-    """Checks throttling, then the password; writes the login or the failure to the audit log."""
+                  ip: Optional[str], throttle_ip: Optional[str] = None,
+                  now: Optional[datetime] = None) -> LoginResult:
+    """Takes an attempt for the user name (and, with ``throttle_ip``, for that client address),
+    then checks the password; writes the login or the failure to the audit log with ``ip``.
+
+    ``throttle_ip`` is only given when the client address is known to be the client's own (no
+    proxy, or a trusted proxy's X-Forwarded-For): behind a proxy every client would share one."""
     now = now or utcnow()
     name = normalize_username(username)
     key = f"key={login_key(secret, name)}"
     user = session.execute(select(StaffUser).where(StaffUser.username == name)).scalar_one_or_none()
 
-    since = now - FAILURE_WINDOW
-    if user is not None:
-        # A successful login wipes the slate for that user.
-        last_ok = session.execute(select(func.max(AuditLog.at)).where(
-            AuditLog.action == "login", AuditLog.user_id == user.id)).scalar()
-        if last_ok is not None and last_ok > since:
-            since = last_ok
-    user_failures = session.execute(
-        select(AuditLog.at).where(AuditLog.action == "login_failed", AuditLog.detail == key,
-                                  AuditLog.at > since)
-        .order_by(AuditLog.at.desc()).limit(MAX_FAILURES_PER_USER)).scalars().all()
-    ip_failures = []
-    if ip:
-        ip_failures = session.execute(
-            select(AuditLog.at).where(AuditLog.action == "login_failed", AuditLog.ip == ip,
-                                      AuditLog.at > now - FAILURE_WINDOW)
-            .order_by(AuditLog.at.desc()).limit(MAX_FAILURES_PER_IP)).scalars().all()
-    wait = max(_wait_minutes(user_failures, MAX_FAILURES_PER_USER, now),
-               _wait_minutes(ip_failures, MAX_FAILURES_PER_IP, now))
+    # Always the user name first, then the address: the same lock order in every login.
+    user_key = _user_key(secret, name)
+    wait = take_attempt(session, user_key, MAX_FAILURES_PER_USER, now)
     if wait:
         return LoginResult(wait_minutes=wait)
+    address_key = _address_key(secret, throttle_ip) if throttle_ip else None
+    if address_key is not None:
+        wait = take_attempt(session, address_key, MAX_FAILURES_PER_IP, now)
+        if wait:
+            give_back(session, user_key)  # this attempt was never made
+            return LoginResult(wait_minutes=wait)
 
     ok = _verify(user.password_hash if user is not None else None, password)
     if not ok or user is None or not user.active:
+        # The attempt stays taken: it was a failure.
         audit.record(session, "login_failed", actor=user.username if user is not None else "onbekend",
                      user=user, detail=key, ip=ip)
         return LoginResult()
 
+    reset(session, user_key)  # a successful login wipes the slate for that user
+    if address_key is not None:
+        give_back(session, address_key)  # and does not count against the address
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     user.last_login_at = now

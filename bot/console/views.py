@@ -16,7 +16,7 @@ from bot.handover import audit, handover_dict, topics_of
 from bot.messages import TOPIC_NAMES
 
 from . import access, auth, fmt, trends
-from .app import KEY, clock, client_ip, flash, in_db, render
+from .app import KEY, clock, client_ip, flash, in_db, render, throttle_address
 
 PAGE_SIZE = 50
 REF = r"{reference:WC-[0-9]{4}-[0-9]{6,12}}"
@@ -65,7 +65,8 @@ async def login_submit(request: web.Request) -> web.Response:
         return await render(request, "login.html", {**ctx, "error": "Vul je gebruikersnaam en wachtwoord in."},
                             status=400)
     result = await in_db(request, auth.attempt_login, username, password,
-                         secret=request.app[KEY], ip=client_ip(request))
+                         secret=request.app[KEY], ip=client_ip(request),
+                         throttle_ip=throttle_address(request))
     if result.wait_minutes:
         minutes = "1 minuut" if result.wait_minutes == 1 else f"{result.wait_minutes} minuten"
         return await render(request, "login.html", {**ctx, "error": (
@@ -225,9 +226,7 @@ def _not_found(session, staff: auth.Staff, reference: str, ip: Optional[str]) ->
 def _details(session, h: Handover, staff: auth.Staff, *, with_audit: bool) -> dict:
     names = _names(session, [h])
     service = session.get(Service, h.service_id) if h.service_id else None
-    note_authors = dict((uid, disp or user) for uid, disp, user in session.execute(
-        select(StaffUser.id, StaffUser.display_name, StaffUser.username).where(
-            StaffUser.id.in_({n.user_id for n in h.notes if n.user_id}))).all())
+    notes, note_authors = _visible_notes(session, h, staff)
     partner = h.partner
     data = {
         "h": {"reference": h.reference, "status": h.status, "created_at": h.created_at,
@@ -244,7 +243,7 @@ def _details(session, h: Handover, staff: auth.Staff, *, with_audit: bool) -> di
         "region": names["region"].get(h.region_code, ""),
         "transcript": [{"speaker": t.speaker, "text": t.text, "sent_at": t.sent_at} for t in h.transcript],
         "notes": [{"text": n.text, "created_at": n.created_at, "author": note_authors.get(n.user_id, "onbekend")}
-                  for n in h.notes],
+                  for n in notes],
         "trail": [],
     }
     if with_audit:
@@ -253,6 +252,33 @@ def _details(session, h: Handover, staff: auth.Staff, *, with_audit: bool) -> di
                                                   .order_by(AuditLog.at.desc(), AuditLog.id.desc())
                                                   .limit(200)).scalars()]
     return data
+
+
+def _visible_notes(session, h: Handover, staff: auth.Staff):
+    """The notes this staff member may read, and their authors' names.
+
+    Notes are internal to the organisation that wrote them. A note has no owner column, so its
+    organisation is its author's: partner staff see the notes written by their own partner's
+    staff and by Werkcentrum staff and administrators (who hand the case over), not those of a
+    partner that had the handover before it was forwarded, nor notes whose author was removed.
+    Werkcentrum staff and administrators see every note, as before. (A note written by someone
+    who later moved to another partner counts for the new one: a ``handover_note.partner_id``
+    filled in when the note is written would fix that; it needs a migration.)"""
+    authors = {row.id: row for row in session.execute(
+        select(StaffUser.id, StaffUser.display_name, StaffUser.username, StaffUser.role, StaffUser.partner_id)
+        .where(StaffUser.id.in_({n.user_id for n in h.notes if n.user_id}))).all()}
+
+    def readable(note) -> bool:
+        if staff.role != "partner":
+            return True
+        author = authors.get(note.user_id)
+        if author is None:
+            return False
+        return author.role in ("werkcentrum", "admin") or (
+            author.role == "partner" and author.partner_id == staff.partner_id)
+
+    return ([n for n in h.notes if readable(n)],
+            {uid: a.display_name or a.username for uid, a in authors.items()})
 
 
 def _forward_options(session, h: Handover) -> list:

@@ -132,7 +132,9 @@ OUTBOX_STATUSES = ("pending", "sent")
 class Handover(Base):
     __tablename__ = "handover"
     id = Column(Integer, primary_key=True)
-    reference = Column(String(20), unique=True)          # WC-2026-000123, set from id in the same transaction
+    # WC-2026-4829173650: the year and 10 random digits (bot.handover.make_reference), unique here.
+    # Rows made before references were random keep their counter form, WC-2026-000123.
+    reference = Column(String(20), unique=True)
     created_at = Column(DateTime, nullable=False, index=True)
     updated_at = Column(DateTime, nullable=False)
     status = Column(String(10), nullable=False, default="new", index=True)
@@ -247,6 +249,16 @@ class AuditLog(Base):
     handover_reference = Column(String(20))          # kept after the handover itself is purged
     detail = Column(Text, nullable=False, default="")
     ip = Column(String(64))
+
+
+class LoginThrottle(Base):
+    """Console login attempts per keyed user name or client address (bot.console.auth): one row
+    per key, changed with single conditional UPDATEs so concurrent logins never both pass the
+    check. The key is a keyed hash; the row says nothing once ``window_end`` has passed."""
+    __tablename__ = "login_throttle"
+    key = Column(String(64), primary_key=True)       # "user:<hmac>" or "addr:<hmac>"
+    failures = Column(Integer, nullable=False, default=0)
+    window_end = Column(DateTime, nullable=False, index=True)
 
 
 class QuestionSignal(Base):

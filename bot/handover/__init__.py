@@ -5,16 +5,19 @@ one transaction: either all of it is stored or nothing is. Plain Python, no Rasa
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, List, Optional, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Handover, TranscriptLine
 
 REFERENCE_PREFIX = "WC"
+REFERENCE_DIGITS = 10
 
 
 def utcnow() -> datetime:
@@ -22,10 +25,26 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def make_reference(handover_id: int, created_at: datetime) -> str:
-    # The id is unique and given by the database inside the transaction, so no counter table
-    # (and no race between two action servers) is needed.
-    return f"{REFERENCE_PREFIX}-{created_at.year}-{handover_id:06d}"
+def make_reference(created_at: datetime) -> str:
+    """A new reference: WC-<year>-<10 random digits>, for example WC-2026-4829173650.
+
+    Random, not a counter: someone who knows their own reference cannot work out another's (an
+    erasure request names a reference). Digits only, the first never 0: easy to read out, and the
+    shape the console, the API and `gids forget` already accept (older rows keep WC-2026-000123).
+    9 billion numbers a year. 10 digits and no leading 0, so the redaction in bot.privacy never
+    takes a reference in a transcript for a BSN (9 digits) or a Dutch phone number (0…)."""
+    low = 10 ** (REFERENCE_DIGITS - 1)
+    return f"{REFERENCE_PREFIX}-{created_at.year}-{low + secrets.randbelow(9 * low)}"
+
+
+def _free_reference(session: Session, created_at: datetime) -> str:
+    """A reference no handover has yet. The unique constraint on handover.reference is the final
+    check: a duplicate (one in billions, and only at the same moment) fails the transaction."""
+    for _ in range(20):
+        reference = make_reference(created_at)
+        if session.execute(select(Handover.id).where(Handover.reference == reference)).first() is None:
+            return reference
+    raise RuntimeError("no free handover reference found")
 
 
 @dataclass(frozen=True)
@@ -50,12 +69,12 @@ def create_handover(session: Session, *, conversation_id: str, channel: str, par
         channel=channel or "rest", partner_id=partner_id, service_id=service_id,
         region_code=region_code, gemeente_code=gemeente_code, topics=json.dumps(list(topics)),
         audience=audience, reason=reason, contact_name=contact_name,
-        contact_method=contact_method, contact_value=contact_value, summary=summary)
+        contact_method=contact_method, contact_value=contact_value, summary=summary,
+        reference=_free_reference(session, now))
     handover.transcript = [TranscriptLine(position=i, speaker=e.speaker, text=e.text, sent_at=e.sent_at)
                            for i, e in enumerate(transcript)]
     session.add(handover)
-    session.flush()  # the id, for the reference
-    handover.reference = make_reference(handover.id, now)
+    session.flush()  # the id, for the outbox
     if notify:
         from bot.handover.outbox import enqueue
         enqueue(session, handover)

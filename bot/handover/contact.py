@@ -1,17 +1,25 @@
 """What a person answers to the handover questions: their name, how they want to be contacted,
-and the phone number or e-mail address. Validated with phonenumbers and email-validator."""
+and the phone number or e-mail address. Validated with phonenumbers and email-validator.
+
+Rasa's form puts the raw answer in the slot before validate_handover_form checks it. The
+validation action marks the SlotSet events of the name and contact value it accepted with
+``ACCEPTED_MARK`` in their metadata; the tracker store (bot.privacy.tracker_store) keeps only
+those values unredacted, and checks them again with ``is_accepted_contact``."""
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 PHONE, EMAIL, WHATSAPP = "phone", "email", "whatsapp"
 MAX_NAME_LENGTH = 80
+# The metadata key of a SlotSet event whose contact_name or contact_value validate_handover_form
+# accepted (its value: True).
+ACCEPTED_MARK = "gids_accepted_contact"
 
 # How people say which way they want to be reached (button titles included).
 _METHOD_WORDS = (
@@ -116,3 +124,17 @@ def contact_from_text(text: str) -> Tuple[Optional[str], Optional[str]]:
     if phone:
         return PHONE, phone
     return None, None
+
+
+def is_accepted_contact(slot: str, value: Any) -> bool:
+    """Whether ``value`` is what validate_handover_form stores in ``slot`` when it accepts an
+    answer: for contact_name a name as clean_name gives it, for contact_value a valid phone number
+    in E.164 or a valid e-mail address as normalise_email gives it. An answer as typed that still
+    needed cleaning ("06 12345678", "ik heet Jan") is not, nor is a name with digits or an "@"."""
+    if not isinstance(value, str) or not value:
+        return False
+    if slot == "contact_name":
+        return clean_name(value) == value
+    if slot == "contact_value":
+        return value in (normalise_phone(value), normalise_email(value))
+    return False

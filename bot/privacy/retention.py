@@ -4,9 +4,15 @@
 - handovers whose last change (``updated_at``) is older, with their transcript lines, notes and
   outbox messages (deleted explicitly, so this does not depend on SQLite's foreign-key pragma);
 - Rasa conversations in the tracker database whose last event is older;
-- ChannelMessageSeen and ChannelContact rows.
-QuestionSignal rows hold nothing personal and stay; AuditLog rows stay and keep the handover's
-reference (their ``handover_id`` becomes NULL).
+- ChannelMessageSeen and ChannelContact rows;
+- AuditLog rows: they name staff members and hold the address they worked from, which is personal
+  data of the staff, kept no longer than the data it is about. Kept are the ``purge`` and
+  ``forget`` entries (KEPT_AUDIT_ACTIONS): they prove that personal data was deleted, and hold
+  only counts, references and who ran the command, never an address (their ``ip`` is emptied
+  all the same). Audit rows of a purged handover that are still younger stay and keep the
+  handover's reference (their ``handover_id`` becomes NULL) until they are old enough themselves.
+Also the console's login counters (LoginThrottle) whose window has ended before ``now``: they
+count nothing any more. QuestionSignal rows hold nothing personal and stay.
 
 ``forget()`` erases one person at once: the handover, every other handover of the same
 conversation, the conversation's tracker events and its ChannelContact row.
@@ -32,11 +38,13 @@ from sqlalchemy.orm import Session
 from bot import config
 from bot.db import DatabaseUnavailable, get_engine, session_scope
 from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
-                           OutboxMessage, TranscriptLine)
+                           LoginThrottle, OutboxMessage, TranscriptLine)
 from bot.handover import utcnow
 
 DEFAULT_TRACKER_URL = f"sqlite:///{config.ROOT / 'var' / 'tracker.db'}"
 SYSTEM_ACTOR = "system"
+# Audit entries that outlive the retention period: the record that personal data was deleted.
+KEPT_AUDIT_ACTIONS = ("purge", "forget")
 
 # Rasa's SQLTrackerStore table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent); only the
 # columns retention needs.
@@ -174,6 +182,14 @@ def purge(days: Optional[int] = None, now: Optional[datetime] = None, dry_run: b
                 session, ChannelMessageSeen, ChannelMessageSeen.received_at < cutoff, dry_run)
             counts["channel_contacts"] = _count_or_delete(
                 session, ChannelContact, ChannelContact.last_inbound_at < cutoff, dry_run)
+            # After the handovers: their audit rows were unlinked above, the old ones go here.
+            counts["audit_entries"] = _count_or_delete(
+                session, AuditLog, (AuditLog.at < cutoff) & AuditLog.action.notin_(KEPT_AUDIT_ACTIONS), dry_run)
+            if not dry_run:
+                session.execute(update(AuditLog).where(AuditLog.at < cutoff, AuditLog.ip.isnot(None))
+                                .values(ip=None).execution_options(synchronize_session=False))
+            counts["login_counters"] = _count_or_delete(
+                session, LoginThrottle, LoginThrottle.window_end < now, dry_run)
             # The tracker goes last but inside the gids transaction: if it fails, the gids
             # database is rolled back and the next run tries both again.
             counts["tracker_conversations"], counts["tracker_events"] = _tracker_delete(

@@ -8,8 +8,16 @@ endpoints.yml::
       db: var/tracker.db
 
 Every event is redacted (bot.privacy.redact_event) on its way into the ``events`` table and to
-an event broker, if one is configured. What is kept: the slots in CONSENTED_SLOTS and, wherever
-they occur (the person typing their number, the gids repeating it), the values of those slots.
+an event broker, if one is configured. What is kept: the accepted contact details, and wherever
+they occur (the person typing their number, the gids repeating it), their values.
+
+Accepted means: set by validate_handover_form after it checked the answer (the SlotSet carries
+bot.handover.contact.ACCEPTED_MARK), or carried into a new session by action_session_start, and
+still a clean name or a valid phone number or e-mail address (is_accepted_contact) — a name with
+a BSN, IBAN or address in it never is. Every other SlotSet of a contact slot is redacted like any
+text: Rasa's form fills the slot with the raw answer before the validation action sees it, so a
+BSN typed at the phone prompt becomes "[BSN]" there, as it does in the person's message.
+
 The tracker the Rasa server holds in memory during one message is not changed: actions in that
 turn still see what the person typed; the next turn loads the redacted tracker from the store.
 Creating the store also installs the redacting log filter, so the Rasa server's logs are
@@ -17,40 +25,77 @@ redacted even without ``--logging-config-file config/logging.yml``.
 """
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import Iterable, Iterator, List
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.core.events import Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
-from bot.privacy import CONSENTED_SLOTS, redact_event
+from bot.handover.contact import ACCEPTED_MARK, is_accepted_contact
+from bot.privacy import CONSENTED_SLOTS, find_pii, redact_event
 from bot.privacy.logging import install_redacting_filter
 
 
+def _acceptable(event: SlotSet) -> bool:
+    if not is_accepted_contact(event.key, event.value):
+        return False
+    # A clean name has no digits and no "@", so no personal data; checked anyway, as the
+    # module promises.
+    return event.key != "contact_name" or not find_pii(event.value)
+
+
+def accepted_contact_events(events: Iterable[Event]) -> List[SlotSet]:
+    """The SlotSet events of the contact slots (CONSENTED_SLOTS) that hold an accepted contact
+    detail (see the module docstring); never the raw answer Rasa's form put in the slot."""
+    accepted = []
+    carried_over = False  # action_session_start repeats the slots right after SessionStarted
+    for event in events:
+        if isinstance(event, SessionStarted):
+            carried_over = True
+            continue
+        if not isinstance(event, SlotSet):
+            carried_over = False
+            continue
+        if event.key not in CONSENTED_SLOTS:
+            continue
+        marked = bool((event.metadata or {}).get(ACCEPTED_MARK))
+        if (marked or carried_over) and _acceptable(event):
+            accepted.append(event)
+    return accepted
+
+
 def consented_values(tracker: DialogueStateTracker) -> List[str]:
-    """Every value the consented slots have had in this tracker (a person may correct their
-    number: both were given to be used)."""
-    values = []
-    for event in tracker.events:
-        if isinstance(event, SlotSet) and event.key in CONSENTED_SLOTS and event.value:
-            values.append(str(event.value))
-    for name in CONSENTED_SLOTS:
-        slot = tracker.slots.get(name)
-        if slot is not None and slot.value:
-            values.append(str(slot.value))
-    return values
+    """Every accepted contact detail in this tracker. A person may correct their number: each
+    number that was accepted was given to be used."""
+    return [str(event.value) for event in accepted_contact_events(tracker.events)]
 
 
 def redacted(event: Event, keep: List[str]) -> Event:
-    """The event with personal data replaced; the same object when there was none."""
+    """The event with personal data replaced; the same object when there was none. A SlotSet of
+    a contact slot is redacted like any other (its value may be the raw answer): leave accepted
+    ones out (redacted_events does)."""
     data = event.as_dict()
-    clean = redact_event(data, keep)
+    if data.get("event") == "slot" and data.get("name") in CONSENTED_SLOTS:
+        # redact_event leaves these slots as they are; under another name it redacts the value.
+        clean = {**redact_event({**data, "name": None}, keep), "name": data["name"]}
+    else:
+        clean = redact_event(data, keep)
     if clean == data:
         return event
     rebuilt = Event.from_parameters(clean)
     if rebuilt is None:  # failing the save is better than storing the unredacted event
         raise ValueError(f"a redacted {event.type_name!r} event could not be rebuilt")
     return rebuilt
+
+
+def redacted_events(tracker: DialogueStateTracker, events: Iterable[Event]) -> Iterator[Event]:
+    """``events`` (some of the tracker's own) as they may be stored: the accepted contact SlotSets
+    as they are, everything else redacted, keeping the accepted values."""
+    accepted = accepted_contact_events(tracker.events)
+    keep = [str(event.value) for event in accepted]
+    accepted_ids = {id(event) for event in accepted}
+    for event in events:
+        yield event if id(event) in accepted_ids else redacted(event, keep)
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
@@ -64,9 +109,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         # SQLTrackerStore.save() writes exactly the events this method yields, so this is the one
         # place where data goes into the table. Redaction keeps the number of events, which
         # save() uses to know what is already stored.
-        keep = consented_values(tracker)
-        for event in super()._additional_events(session, tracker):
-            yield redacted(event, keep)
+        return redacted_events(tracker, super()._additional_events(session, tracker))
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         # Same as TrackerStore.stream_events, but the broker gets the redacted events too.
@@ -74,6 +117,5 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             return None
         old_tracker = await self.retrieve(tracker.sender_id)
         new_events = TrackerEventDiffEngine.event_difference(old_tracker, tracker)
-        keep = consented_values(tracker)
-        await self._stream_new_events(self.event_broker, [redacted(e, keep) for e in new_events],
+        await self._stream_new_events(self.event_broker, list(redacted_events(tracker, new_events)),
                                       tracker.sender_id)

@@ -1,36 +1,50 @@
-"""Real HTTP both ways on 127.0.0.1: the WhatsApp channel mounted by Rasa's own
-``rasa.core.run.configure_app`` in a Sanic server, and the Graph API test server it sends to."""
+"""The WhatsApp channel of the gateway over real HTTP on 127.0.0.1, three ways: Meta's webhook
+into the gateway (in this process, on the maintained runtime), the gateway to the real core (the
+session's ``core`` fixture: ``rasa run`` with the trained model, the internal channel, the real
+action server and the redacting SQLite tracker store), and the gateway to the Graph API test
+server (graph_server.py). Nothing here imports Rasa or Sanic: they live in the core's runtime."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional
 
 import aiohttp
 import pytest
-from sanic import Sanic
-from sqlalchemy import create_engine, text
+from aiohttp import web
+from sqlalchemy import select
 
-from bot.channels.whatsapp import WhatsAppInput, WhatsAppSettings
-from bot.db import migrate
+from bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
+from bot.db import make_engine, migrate, session_scope
+from bot.db.models import ChannelContact, ChannelMessageSeen
+from bot.gateway.core import CoreClient
+from bot.gateway.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES, KeyedLocks, RateLimiter
 from tests.channels.graph_server import GraphTestServer
-from tests.conftest import free_port, require_service
+from tests.conftest import CORE_TOKEN, free_port, tracker_events
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# What the gids answers to "hoi" last: the topics, ten of them, as a WhatsApp list.
+HOW_CAN_I_HELP = "Waar kan ik je mee helpen? Typ je vraag of kies een onderwerp."
 
 
 def new_wa_id() -> str:
-    """A Dutch mobile number as WhatsApp writes it (no "+"), unique per test."""
-    return "316" + str(uuid.uuid4().int)[:8]
+    """A Dutch mobile number as WhatsApp writes it (no "+"), unique per test. Never 31612345678:
+    tests of the core check that nobody ever wrote to that conversation."""
+    while True:
+        wa_id = "316" + str(uuid.uuid4().int)[:8]
+        if wa_id != "31612345678":
+            return wa_id
 
 
 def new_message_id() -> str:
@@ -54,6 +68,11 @@ def webhook(*, messages: List[dict] = (), statuses: List[dict] = (), wa_id: Opti
             "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}]}
 
 
+def message_ids(body: Dict[str, Any]) -> List[str]:
+    return [m["id"] for entry in body["entry"] for change in entry["changes"]
+            for m in change["value"].get("messages", [])]
+
+
 def text_message(wa_id: str, body: str, message_id: Optional[str] = None, timestamp: Optional[int] = None) -> dict:
     return {"from": wa_id, "id": message_id or new_message_id(), "timestamp": str(timestamp or int(time.time())),
             "type": "text", "text": {"body": body}}
@@ -74,93 +93,6 @@ def status_update(wa_id: str, status: str = "delivered") -> dict:
     return {"id": new_message_id(), "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
 
 
-@dataclass
-class RecordingAgent:
-    """Stands where Rasa's Agent stands (``app.ctx.agent``): records each UserMessage and answers
-    through the message's own output channel, as Rasa's processor does."""
-    answers: Dict[str, List[dict]] = field(default_factory=dict)   # incoming text -> bot messages
-    default: List[dict] = field(default_factory=lambda: [{"text": "Dat heb ik gelezen."}])
-    received: List[Any] = field(default_factory=list)
-    ready: bool = True
-    tracker_store: Any = None   # a real Rasa tracker store, to test the numbered menu after a restart
-
-    def is_ready(self) -> bool:
-        return self.ready
-
-    async def handle_message(self, message) -> None:
-        self.received.append(message)
-        out = self.answers.get(message.text, self.default)
-        for bot_message in out:
-            await message.output_channel.send_response(message.sender_id, json.loads(json.dumps(bot_message)))
-        if self.tracker_store is not None:
-            from rasa.shared.core.events import BotUttered, UserUttered
-
-            tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
-            tracker.update(UserUttered(message.text, input_channel=message.input_channel))
-            for bot_message in out:
-                data = {k: v for k, v in bot_message.items() if k != "text"}
-                tracker.update(BotUttered(bot_message.get("text"), data=data))
-            await self.tracker_store.save(tracker)
-
-    def texts(self, wa_id: Optional[str] = None) -> List[str]:
-        return [m.text for m in self.received if wa_id is None or m.sender_id == wa_id]
-
-
-@dataclass
-class Served:
-    url: str
-    channel: WhatsAppInput
-    agent: Any
-
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.url}/webhooks/whatsapp/webhook"
-
-    async def post(self, body: Any, *, signature: Optional[str] = "auto", raw: Optional[bytes] = None,
-                   drain: bool = True) -> tuple:
-        data = raw if raw is not None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if signature == "auto":
-            signature = sign(data)
-        if signature is not None:
-            headers["X-Hub-Signature-256"] = signature
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.webhook_url, data=data, headers=headers) as resp:
-                answer = (resp.status, await resp.text())
-        if drain:
-            assert await self.channel.drain(timeout=60)
-        return answer
-
-    async def get(self, params: Dict[str, str]) -> tuple:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(self.webhook_url, params=params) as resp:
-                return resp.status, await resp.text()
-
-
-@asynccontextmanager
-async def serve(channel: WhatsAppInput, agent: Any) -> AsyncIterator[Served]:
-    """The channel in a Rasa Sanic app (route /webhooks/whatsapp/...) on a free port."""
-    from rasa.core.run import configure_app
-
-    Sanic.test_mode = True  # several apps of the same name in one process
-    app = configure_app([channel], enable_api=False)
-    app.ctx.agent = agent
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield Served(f"http://127.0.0.1:{port}", channel, agent)
-    finally:
-        await server.before_stop()
-        for connection in list(server.connections):
-            connection.close_if_idle()
-        server.close()
-        await server.wait_closed()
-        await server.after_stop()
-
-
 def settings(db_url: str, graph_url: str, **overrides: Any) -> WhatsAppSettings:
     values = dict(access_token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID, app_secret=APP_SECRET,
                   verify_token=VERIFY_TOKEN, graph_api_url=graph_url, database_url=db_url,
@@ -177,41 +109,151 @@ class SleepRecorder:
         self.waits: List[float] = []
 
     async def __call__(self, seconds: float) -> None:
-        import asyncio
-
         self.waits.append(seconds)
         await asyncio.sleep(0)
 
 
+# --- what the core and the gids database hold ------------------------------------------------------
+
+def user_events(tracker_db: Path, wa_id: str) -> List[dict]:
+    """The person's messages as the core stored them (its sender id is the wa_id)."""
+    return [e for e in tracker_events(tracker_db, wa_id) if e["event"] == "user"]
+
+
+def user_texts(tracker_db: Path, wa_id: str) -> List[str]:
+    return [e["text"] for e in user_events(tracker_db, wa_id)]
+
+
+def seen_ids(db_url: str, ids: List[str]) -> List[str]:
+    """Which of these message ids the gids database records as handled."""
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:
+            return sorted(session.execute(select(ChannelMessageSeen.message_id).where(
+                ChannelMessageSeen.channel == "whatsapp", ChannelMessageSeen.message_id.in_(ids))).scalars())
+    finally:
+        engine.dispose()
+
+
+def contact_time(db_url: str, wa_id: str):
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:
+            return session.execute(select(ChannelContact.last_inbound_at).where(
+                ChannelContact.channel == "whatsapp", ChannelContact.user_id == wa_id)).scalar_one_or_none()
+    finally:
+        engine.dispose()
+
+
+def add_to_tracker(tracker_db: Path, wa_id: str, events: List[dict]) -> None:
+    """Appends events to a conversation in the core's tracker store, as Rasa's SQLTrackerStore
+    writes them (it reads them back on every turn). Only for what the trained gids never says
+    itself, such as a menu that WhatsApp can only show as numbered text."""
+    with sqlite3.connect(str(tracker_db)) as db:
+        for event in events:
+            db.execute("INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (wa_id, event["event"], event["timestamp"],
+                        (event.get("parse_data") or {}).get("intent", {}).get("name"), event.get("name"),
+                        json.dumps(event)))
+
+
+def past_turn_with_menu(user_text: str, bot_text: str, buttons: List[dict], at: float) -> List[dict]:
+    """Events of one finished turn at time ``at``: the person said user_text, the gids answered
+    bot_text with these buttons and listens again."""
+    def listen() -> dict:
+        return {"event": "action", "timestamp": at, "metadata": {}, "name": "action_listen", "policy": None,
+                "confidence": None, "action_text": None, "hide_rule_turn": False}
+    user = {"event": "user", "timestamp": at, "metadata": {"channel": "whatsapp"}, "text": user_text,
+            "parse_data": {"text": user_text, "intent": {"name": "greet", "confidence": 1.0}, "entities": []},
+            "input_channel": "whatsapp", "message_id": new_message_id()}
+    bot = {"event": "bot", "timestamp": at, "metadata": {}, "text": bot_text,
+           "data": {"elements": None, "quick_replies": None, "buttons": buttons, "attachment": None,
+                    "image": None, "custom": None}}
+    return [listen(), user, bot, listen()]
+
+
+# --- the gateway's WhatsApp webhook, served ---------------------------------------------------------
+
+@dataclass
+class Served:
+    url: str
+    channel: WhatsAppChannel
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.url}/webhooks/whatsapp/webhook"
+
+    async def post(self, body: Any, *, signature: Optional[str] = "auto", raw: Optional[bytes] = None,
+                   drain: bool = True) -> tuple:
+        """(status, text) of a POST to the webhook; by default after every answer was sent."""
+        data = raw if raw is not None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "auto":
+            signature = sign(data)
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.webhook_url, data=data, headers=headers) as resp:
+                answer = (resp.status, await resp.text())
+        if drain:
+            assert await self.channel.drain(timeout=120)
+        return answer
+
+    async def get(self, params: Dict[str, str], path: str = "/webhooks/whatsapp/webhook") -> tuple:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(self.url + path, params=params) as resp:
+                return resp.status, await resp.text()
+
+
+@asynccontextmanager
+async def serve_app(app: web.Application, channel: WhatsAppChannel) -> AsyncIterator[Served]:
+    runner = web.AppRunner(app, access_log=None)   # as ``gids gateway`` runs it
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield Served(f"http://127.0.0.1:{port}", channel)
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve(channel: WhatsAppChannel) -> AsyncIterator[Served]:
+    """The channel's routes in an aiohttp app set up as bot.gateway.app.make_app sets up the
+    gateway's (same body limit, the channel closed on cleanup), on a free port. make_app itself is
+    tested in test_whatsapp_webhook.py; this way a test can give the channel a fake sleep, a rate
+    limiter with a clock of its own, or a core that is down."""
+    app = web.Application(client_max_size=max(MAX_BODY_BYTES, MAX_WEBHOOK_BYTES))
+    app.add_routes(channel.routes())
+
+    async def close(_: web.Application) -> None:
+        await channel.close()
+        await channel.core.close()
+
+    app.on_cleanup.append(close)
+    async with serve_app(app, channel) as served:
+        yield served
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
 @pytest.fixture(scope="session")
-def db_url(tmp_path_factory) -> str:
+def wa_db(tmp_path_factory) -> str:
+    """The gids database of the tests' gateways (SQLite), migrated."""
     url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-db') / 'gids.db'}"
     migrate.upgrade(url)
     return url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def any_db_url(request, tmp_path_factory):
-    """The gids database on SQLite and on PostgreSQL (127.0.0.1:5432), migrated."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-any') / 'gids.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    require_service("PostgreSQL", 5432)
-    name = f"gids_whatsapp_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    migrate.upgrade(url)
-    yield url
-    from bot.db import engine_for
+@pytest.fixture(scope="session")
+def core_url(core) -> str:
+    return core[0]
 
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+@pytest.fixture(scope="session")
+def tracker_db(core) -> Path:
+    return core[1]
 
 
 @pytest.fixture
@@ -228,20 +270,37 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-async def make_channel(db_url, graph, sleeps):
-    made: List[WhatsAppInput] = []
+async def make_channel(wa_db, graph, sleeps):
+    """make_channel(core_url, db=..., core_token=..., per_sender=..., answer_timeout=..., **settings)
+    -> a WhatsAppChannel on the gids database ``wa_db`` (or ``db``). Without core_url its core is
+    down: a port nothing listens on. Tests that need the real core use ``channel_to_core``."""
+    made: List[WhatsAppChannel] = []
 
-    def make(**overrides: Any) -> WhatsAppInput:
-        url = overrides.pop("db", db_url)
-        made.append(WhatsAppInput(settings(url, graph.base_url, **overrides), sleep=sleeps))
-        return made[-1]
+    def make(core_url: Optional[str] = None, *, db: Optional[str] = None, core_token: str = CORE_TOKEN,
+             per_sender: Optional[RateLimiter] = None, answer_timeout: float = 20.0,
+             **overrides: Any) -> WhatsAppChannel:
+        url = core_url or f"http://127.0.0.1:{free_port()}"
+        channel = WhatsAppChannel(CoreClient(url, core_token, timeout_seconds=60),
+                                  settings(db or wa_db, graph.base_url, **overrides), sleep=sleeps,
+                                  per_sender=per_sender, locks=KeyedLocks(), answer_timeout=answer_timeout)
+        made.append(channel)
+        return channel
+
     yield make
     for channel in made:
-        await channel.graph.close()
+        await channel.close()
+        await channel.core.close()
 
 
 @pytest.fixture
-async def served(make_channel) -> AsyncIterator[Served]:
-    channel = make_channel()
-    async with serve(channel, RecordingAgent()) as s:
+def channel_to_core(make_channel, core_url):
+    """make_channel with the real core."""
+    def make(**overrides: Any) -> WhatsAppChannel:
+        return make_channel(core_url, **overrides)
+    return make
+
+
+@pytest.fixture
+async def served(channel_to_core) -> AsyncIterator[Served]:
+    async with serve(channel_to_core()) as s:
         yield s

@@ -26,7 +26,7 @@ class Planned:
 class GraphTestServer:
     phone_number_id: str
     token: str
-    version: str = "v20.0"
+    version: str = "v25.0"   # as DEFAULT_GRAPH_API_URL
     attempts: List[Dict[str, Any]] = field(default_factory=list)    # every well-authorised POST body
     delivered: List[Dict[str, Any]] = field(default_factory=list)   # bodies answered 200
     unauthorised: int = 0

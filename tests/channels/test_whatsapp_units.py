@@ -1,17 +1,22 @@
-"""The WhatsApp channel's pure parts: settings, parsing Meta's payloads, the button plan, text
-splitting, Retry-After, and credentials.yml as Rasa reads it."""
+"""The WhatsApp channel's pure parts: settings (from the gateway's environment), parsing Meta's
+payloads, the button plan, text splitting, Retry-After, masked ids, and that the core has no
+WhatsApp channel of its own."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from bot import config
 from bot.channels.graph_api import DEFAULT_GRAPH_API_URL, retry_after_seconds
-from bot.channels.whatsapp import (BUTTONS, CHOICE, IGNORED, LIST, NUMBERED, PLAIN, TEXT, UNSUPPORTED,
-                                   WhatsAppInput, WhatsAppSettings, custom_to_text, numbered_text,
-                                   parse_message, parse_webhook, plan_buttons, split_text)
-from tests.channels.conftest import PHONE_NUMBER_ID, new_wa_id, reply_message, status_update, text_message, webhook
+from bot.channels.whatsapp import (BUTTONS, CHOICE, IGNORED, LIST, NUMBERED, PLAIN, TEXT, UNSUPPORTED, WhatsAppChannel,
+                                   WhatsAppSettings, custom_to_text, numbered_text, parse_message, parse_webhook,
+                                   plan_buttons, split_text)
+from bot.gateway.app import GatewaySettings, make_app
+from bot.gateway.core import CoreClient
+from tests.channels.conftest import (PHONE_NUMBER_ID, new_wa_id, reply_message, settings, status_update, text_message,
+                                     webhook)
 
 NOW = datetime(2026, 5, 4, 12, 0, 0)
 ENV = {"WHATSAPP_ACCESS_TOKEN": "EAAG-token", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
@@ -25,15 +30,15 @@ def test_settings_come_from_the_environment_with_defaults():
     s = WhatsAppSettings.load(None, ENV)
     assert (s.access_token, s.phone_number_id, s.app_secret, s.verify_token) == \
         ("EAAG-token", "106540352242922", "s3cret", "verify-me")
-    assert s.graph_api_url == DEFAULT_GRAPH_API_URL == "https://graph.facebook.com/v20.0"
+    assert s.graph_api_url == DEFAULT_GRAPH_API_URL == "https://graph.facebook.com/v25.0"
     assert (s.template_name, s.template_language) == ("gids_verder_praten", "nl")
     assert s.missing() == []
 
 
 def test_credentials_win_over_the_environment_and_numbers_are_parsed():
-    s = WhatsAppSettings.load({"graph_api_url": "http://127.0.0.1:9/v20.0", "max_attempts": "3",
+    s = WhatsAppSettings.load({"graph_api_url": "http://127.0.0.1:9/v25.0", "max_attempts": "3",
                                "template_language": "", "access_token": None}, ENV)
-    assert s.graph_api_url == "http://127.0.0.1:9/v20.0"
+    assert s.graph_api_url == "http://127.0.0.1:9/v25.0"
     assert s.max_attempts == 3
     assert s.template_language == "nl" and s.access_token == "EAAG-token"
 
@@ -45,21 +50,31 @@ def test_missing_settings_are_named_and_secrets_stay_out_of_repr():
     assert "s3cret" not in repr(s) and "tok" not in repr(s)
 
 
-def test_credentials_yml_loads_through_rasa_with_and_without_the_environment(monkeypatch):
-    from rasa.core.run import create_http_input_channels
-
+async def test_the_gateway_reads_whatsapp_settings_from_its_environment(monkeypatch):
+    """make_app without WhatsApp settings: the WHATSAPP_* variables of the gateway's environment."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    channels = {c.name(): c for c in create_http_input_channels(None, str(config.ROOT / "credentials.yml"))}
-    assert set(channels) == {"rest", "socketio", "whatsapp"}
-    assert isinstance(channels["whatsapp"], WhatsAppInput)
-    assert channels["whatsapp"].settings.missing()
+    gateway = GatewaySettings(core_url="http://127.0.0.1:9", core_token="t", secret="s")
+    unset = make_app(gateway)["whatsapp"]
+    assert isinstance(unset, WhatsAppChannel)
+    assert unset.settings.missing() and not unset.can_send
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    channels = {c.name(): c for c in create_http_input_channels(None, str(config.ROOT / "credentials.yml"))}
-    whatsapp = channels["whatsapp"]
-    assert whatsapp.settings.missing() == [] and whatsapp.settings.app_secret == "s3cret"
-    assert whatsapp.url_prefix() == "whatsapp"
+    channel = make_app(gateway)["whatsapp"]
+    assert channel.settings.missing() == [] and channel.settings.app_secret == "s3cret"
+    assert channel.can_send
+    assert channel.graph.url == f"{DEFAULT_GRAPH_API_URL}/106540352242922/messages"
+    # Settings given to make_app win over the environment.
+    given = make_app(gateway, whatsapp=WhatsAppSettings(app_secret="other"))["whatsapp"]
+    assert given.settings.app_secret == "other" and given.settings.missing()
+    for app_channel in (unset, channel, given):
+        await app_channel.close()
+
+
+def test_the_core_has_no_whatsapp_channel():
+    """WhatsApp is the gateway's: the core's only channel is the internal one."""
+    channels = yaml.safe_load((config.ROOT / "credentials.yml").read_text())
+    assert list(channels) == ["bot.core.channel.GatewayInput"]
 
 
 def test_credentials_yml_holds_no_secret_values():
@@ -188,9 +203,11 @@ def test_retry_after_in_seconds_or_as_a_date():
 
 
 def test_masked_ids_are_stable_and_do_not_show_the_number():
-    from tests.channels.conftest import settings
-
-    channel = WhatsAppInput(settings("sqlite://", "http://127.0.0.1:9"))
+    channel = WhatsAppChannel(CoreClient("http://127.0.0.1:9", "t"), settings("sqlite://", "http://127.0.0.1:9"))
     wa_id = "31612345678"
     assert channel.mask(wa_id) == channel.mask(wa_id) != channel.mask("31612345679")
     assert "12345678" not in channel.mask(wa_id)
+    # Keyed with the app secret: another installation (or a guess without the key) gets other names.
+    other = WhatsAppChannel(CoreClient("http://127.0.0.1:9", "t"),
+                            settings("sqlite://", "http://127.0.0.1:9", app_secret="another-secret"))
+    assert other.mask(wa_id) != channel.mask(wa_id)

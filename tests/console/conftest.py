@@ -113,11 +113,12 @@ def audit_rows(engine, **where) -> list:
 # --- the app and clients ------------------------------------------------------------------------
 
 @asynccontextmanager
-async def console(engine, *, secure_cookies: bool = True):
+async def console(engine, *, secure_cookies: bool = True, trusted_proxies: str = ""):
     """The console on a TestServer and a client whose cookie jar treats the test origin as secure
-    (as browsers treat localhost), so the production cookie settings are what is tested."""
-    from bot.console import make_app
-    app = make_app(engine, secret=SECRET, secure_cookies=secure_cookies)
+    (as browsers treat localhost), so the production cookie settings are what is tested.
+    ``trusted_proxies``: GIDS_TRUSTED_PROXIES (the client connects from 127.0.0.1)."""
+    from bot.console.app import make_app  # bot.console.make_app has no trusted_proxies (env default)
+    app = make_app(engine, secret=SECRET, secure_cookies=secure_cookies, trusted_proxies=trusted_proxies)
     port = free_port()
     server = TestServer(app, host="127.0.0.1", port=port)
     jar = CookieJar(unsafe=True, treat_as_secure_origin=f"http://127.0.0.1:{port}")
@@ -138,11 +139,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def login(client, username: str, password: str = PASSWORD, *, expect: int = 303):
-    page = await client.get("/login")
+async def login(client, username: str, password: str = PASSWORD, *, expect: int = 303,
+                headers: Optional[dict] = None):
+    page = await client.get("/login", headers=headers)
     token = csrf_of(await page.text())
     resp = await client.post("/login", data={"username": username, "password": password,
-                                             "csrf_token": token, "next": "/"}, allow_redirects=False)
+                                             "csrf_token": token, "next": "/"}, allow_redirects=False,
+                             headers=headers)
     assert resp.status == expect, (resp.status, await resp.text())
     return resp
 

@@ -16,10 +16,11 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 TRACKER_DOMAIN = """
 version: "3.1"
-intents: [greet, inform_location, affirm]
+intents: [greet, inform_location, inform, affirm]
 slots:
   place: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   contact_name: {type: text, influence_conversation: false, mappings: [{type: custom}]}
+  contact_method: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   contact_value: {type: text, influence_conversation: false, mappings: [{type: custom}]}
 responses:
   utter_greet: [{text: "Hoi!"}]

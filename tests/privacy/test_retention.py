@@ -10,12 +10,12 @@ import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, select, text
 
 from bot.cli import main as gids
 from bot.db import DatabaseUnavailable, make_engine, session_scope
 from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
-                           OutboxMessage, QuestionSignal, TranscriptLine)
+                           LoginThrottle, OutboxMessage, QuestionSignal, TranscriptLine)
 from bot.handover import TranscriptEntry, audit, create_handover, utcnow
 from bot.privacy.retention import UnknownReference, forget, purge
 from tests.conftest import free_port
@@ -113,8 +113,8 @@ def test_purge_deletes_what_is_older_than_the_retention_period(engine, tracker_u
     counts = purge(days=90, now=NOW, engine=engine, tracker_url=tracker_url)
 
     assert counts == {"handovers": 1, "transcript_lines": 2, "notes": 1, "outbox_messages": 1,
-                      "channel_messages_seen": 1, "channel_contacts": 1,
-                      "tracker_conversations": 1, "tracker_events": 7}
+                      "channel_messages_seen": 1, "channel_contacts": 1, "audit_entries": 0,
+                      "login_counters": 0, "tracker_conversations": 1, "tracker_events": 7}
     assert references(engine) == {world["recent"], world["old_but_active"]}
     assert (count(engine, TranscriptLine), count(engine, HandoverNote), count(engine, OutboxMessage)) == (4, 2, 2)
     assert count(engine, QuestionSignal) == 1  # nothing personal: stays for the trends page
@@ -132,6 +132,51 @@ def test_purge_deletes_what_is_older_than_the_retention_period(engine, tracker_u
     assert "retention 90 days" in entry.detail and "handovers: 1" in entry.detail
     for personal in ("Piet", "+31612345678", "conv-old", "3160000000"):
         assert personal not in entry.detail
+
+
+@pytest.fixture
+def old_audit(engine):
+    """Audit entries and login counters of every age, 90 days being the retention period."""
+    old, recent = NOW - timedelta(days=91), NOW - timedelta(days=10)
+    with session_scope(engine) as session:
+        session.execute(delete(LoginThrottle))  # the table is not emptied between tests
+        session.add_all([
+            AuditLog(at=old, actor="anna", action="view", handover_reference="WC-2026-4829173650",
+                     detail="", ip="192.0.2.10"),
+            AuditLog(at=old, actor="onbekend", action="login_failed", detail="key=abc", ip="192.0.2.11"),
+            AuditLog(at=recent, actor="anna", action="login", detail="key=def", ip="192.0.2.12"),
+            AuditLog(at=old, actor="system", action="purge", detail="retention 90 days; handovers: 3"),
+            AuditLog(at=old, actor="cli:beheer", action="forget", handover_reference="WC-2026-000123",
+                     detail="erased handovers WC-2026-000123", ip="192.0.2.13"),
+            LoginThrottle(key="user:ended", failures=5, window_end=NOW - timedelta(minutes=1)),
+            LoginThrottle(key="addr:running", failures=3, window_end=NOW + timedelta(minutes=10)),
+        ])
+    yield
+    with session_scope(engine) as session:
+        session.execute(delete(LoginThrottle))
+
+
+def audit_log(engine) -> list:
+    with session_scope(engine) as session:
+        return [(a.action, a.actor, a.ip) for a in session.execute(select(AuditLog).order_by(AuditLog.id)).scalars()]
+
+
+def test_purge_deletes_old_audit_entries_but_keeps_the_record_of_deletions(engine, tracker_url, old_audit):
+    before = audit_log(engine)
+    dry = purge(days=90, now=NOW, dry_run=True, engine=engine, tracker_url=tracker_url)
+    assert (dry["audit_entries"], dry["login_counters"]) == (2, 1)
+    assert audit_log(engine) == before and count(engine, LoginThrottle) == 2
+
+    counts = purge(days=90, now=NOW, engine=engine, tracker_url=tracker_url)
+    assert (counts["audit_entries"], counts["login_counters"]) == (2, 1)
+    # Old views and logins (who, from which address) are gone; younger ones stay. The old purge
+    # and forget entries stay as the record of what was deleted, without any address.
+    assert audit_log(engine)[:3] == [("login", "anna", "192.0.2.12"), ("purge", "system", None),
+                                     ("forget", "cli:beheer", None)]
+    [new] = [a for a in audit_entries(engine, "purge") if a.at > NOW]
+    assert "audit entries: 2" in new.detail
+    with session_scope(engine) as session:
+        assert list(session.execute(select(LoginThrottle.key)).scalars()) == ["addr:running"]
 
 
 def test_a_second_purge_finds_nothing_more(engine, tracker_url, world):
