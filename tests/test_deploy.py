@@ -105,3 +105,23 @@ def test_the_core_image_pins_the_versions_of_the_core_lock_file():
     assert pins
     for name, version in pins:
         assert lock.get(name.lower()) == version, f"core.Dockerfile: {name}=={version}, lock has {lock.get(name.lower())}"
+
+
+def test_the_lock_audit_fails_on_a_package_below_its_floor(tmp_path):
+    import sys
+    audit = [sys.executable, str(ROOT / "scripts" / "audit_lock.py")]
+    ok = subprocess.run(audit, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout
+    old = tmp_path / "old.lock"
+    old.write_text((ROOT / "requirements-svc.lock").read_text().replace("\naiohttp==3.14.5", "\naiohttp==3.9.5"))
+    bad = subprocess.run(audit + [str(old)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "VULNERABLE: aiohttp 3.9.5 is below 3.13.3" in bad.stdout
+
+
+def test_setup_finds_a_maintained_python():
+    result = subprocess.run(["bash", str(ROOT / "setup.sh"), "--find-python-svc"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    version = subprocess.run([result.stdout.strip(), "-c", "import sys; print(sys.version_info[:2] >= (3, 12))"],
+                             capture_output=True, text=True, timeout=60).stdout.strip()
+    assert version == "True"

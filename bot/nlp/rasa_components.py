@@ -152,7 +152,7 @@ class GuardedLogisticRegressionClassifier(LogisticRegressionClassifier):
     def get_default_config() -> Dict[Text, Any]:
         return {**LogisticRegressionClassifier.get_default_config(), "binary": [], "lengths": {}}
 
-    def _create_X(self, messages: List[Message]) -> "scipy.sparse.csr_matrix":
+    def _create_X(self, messages: List[Message]) -> "sparse.csr_matrix":  # noqa: F821 (imported below)
         from scipy import sparse
 
         lengths = self.config.get("lengths") or {}
