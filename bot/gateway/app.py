@@ -19,7 +19,7 @@ from bot.channels.socketio import WebchatEndpoint
 from bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
 from bot.gateway.core import CoreClient
 from bot.gateway.ids import ConversationIds
-from bot.gateway.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES
+from bot.gateway.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES, RateLimiter
 from bot.tokens import CORE_TOKEN, GATEWAY_SECRET, shared_secret
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class GatewaySettings:
     secret: str = field(default="", repr=False)
     cors_origins: Any = "*"
     core_timeout: float = 30.0
+    # REST clients are scripts, all behind one address when a proxy or a load test sends them.
+    rest_per_client_per_minute: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "GatewaySettings":
@@ -41,7 +43,8 @@ class GatewaySettings:
         return cls(core_url=(environ.get("GIDS_CORE_URL") or DEFAULT_CORE_URL).rstrip("/"),
                    core_token=shared_secret(CORE_TOKEN, environ),
                    secret=shared_secret(GATEWAY_SECRET, environ),
-                   cors_origins=origins or "*")
+                   cors_origins=origins or "*",
+                   rest_per_client_per_minute=float(environ.get("GIDS_REST_RATE_PER_MINUTE") or 60))
 
 
 def make_app(settings: Optional[GatewaySettings] = None, *,
@@ -52,7 +55,8 @@ def make_app(settings: Optional[GatewaySettings] = None, *,
     # The WhatsApp webhook reads its own (larger, signed) body; every other body is small.
     app = web.Application(client_max_size=max(MAX_BODY_BYTES, MAX_WEBHOOK_BYTES))
     webchat = WebchatEndpoint(core, ids, cors_origins=settings.cors_origins)
-    rest = RestEndpoint(core, ids)
+    rest_rate = settings.rest_per_client_per_minute
+    rest = RestEndpoint(core, ids, per_client=RateLimiter(burst=max(20, int(rest_rate // 3)), per_minute=rest_rate))
     wa = WhatsAppChannel(core, whatsapp)
     webchat.attach(app)
     app.add_routes(rest.routes() + wa.routes())

@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import socketio
 from aiohttp import web
 
@@ -235,3 +237,30 @@ def test_the_core_has_no_public_api_and_needs_the_token(core):
                         {"Authorization": f"Bearer {CORE_TOKEN}"})
     assert status == 413
     assert tracker_events(core[1], "31612345678") == []
+
+
+# --- a small fuzz run ------------------------------------------------------------------------------
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=50),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                     max_leaves=10)
+_message = st.one_of(st.text(max_size=300), st.sampled_from(["", "😀" * 40, "<script>alert(1)</script>", "\x00",
+                                                             "ik heb schulden", "1234 AB", "x" * 6000]))
+_rest_body = st.one_of(_json, st.fixed_dictionaries({"message": _message},
+                                                    optional={"sender": st.one_of(st.text(max_size=60), _json)}))
+
+
+def test_fuzz_the_rest_endpoint_never_answers_5xx(gateway):
+    statuses = []
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(body=_rest_body, broken=st.booleans())
+    def send(body, broken):
+        data = json.dumps(body).encode()
+        status, _, answer = post(f"{gateway}/webhooks/rest/webhook", data[:-1] if broken else data)
+        statuses.append(status)
+        assert status in (200, 400, 403, 413, 429), (status, answer)
+
+    send()
+    # The run means something only if messages got through to the core, not just refusals.
+    assert statuses.count(200) >= 5, statuses

@@ -63,3 +63,14 @@ async def test_keyed_locks_keep_the_order_of_one_conversation_and_forget_idle_ke
     assert [n for k, n in seen if k == "a"] == [1, 2, 3]
     assert seen.index(("b", 1)) < seen.index(("a", 1))   # another conversation does not wait
     assert len(locks) == 0
+
+
+def test_the_rest_rate_per_client_is_a_setting():
+    from bot.gateway.app import GatewaySettings, make_app
+
+    default = make_app(GatewaySettings(secret="s"))["rest"].per_client
+    assert (default.burst, round(default.rate * 60)) == (20, 60)
+    settings = GatewaySettings.from_env({"GIDS_REST_RATE_PER_MINUTE": "600", "GIDS_GATEWAY_SECRET": "s"})
+    raised = make_app(settings)["rest"].per_client
+    assert (raised.burst, round(raised.rate * 60)) == (200, 600)
+    assert sum(raised.allow("127.0.0.1") for _ in range(250)) == 200
