@@ -1,11 +1,11 @@
 """The handover: ask for consent, collect a name and a way to be contacted, and hand the case to
 the partner (or to the Werkcentrum itself) with a redacted transcript.
 
-Thin on purpose: the validation, transcript and storage live in bot.handover."""
+Thin on purpose: the validation, transcript and storage live in bot.handover (the handover itself
+is made by bot.handover.lifecycle.create, the function behind every change to a handover)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.routing import validate_place_answer
 from bot import config, messages
 from bot.db import DatabaseUnavailable, session_scope
-from bot.handover import audit, create_handover, werkcentrum_for
+from bot.handover import lifecycle
 from bot.handover.contact import (ACCEPTED_MARK, EMAIL, PHONE, WHATSAPP, clean_name, contact_from_text,
                                   display_phone, is_accepted_contact, normalise_email, normalise_phone,
                                   parse_contact_method, whatsapp_id_to_e164)
@@ -247,16 +247,12 @@ class ActionCreateHandover(Action):
 
     def _store(self, tracker: Tracker, reason: str, partner_id: Optional[str], name: str, method: str,
                value: str):
-        from bot.db.models import Partner
-
         keep = [value, name] + ([display_phone(value)] if method != EMAIL else [])
         transcript = build_transcript(tracker.events, keep=keep)
         channel = _channel(tracker)
         topics = _topics(tracker)
         with session_scope() as session:
-            partner = session.get(Partner, partner_id) if partner_id else None
-            if partner is None:
-                partner = werkcentrum_for(session, tracker.get_slot("region_code"))
+            partner = lifecycle.receiving_partner(session, partner_id, tracker.get_slot("region_code"))
             if partner is None:
                 return "no_partner"
             service_id = tracker.get_slot("handover_service_id") if reason == ROUTING else None
@@ -264,16 +260,14 @@ class ActionCreateHandover(Action):
                 topics=topics, gemeente_name=tracker.get_slot("gemeente_name"),
                 region_name=tracker.get_slot("region_name"), place=tracker.get_slot("place"),
                 reason=reason, contact_method=method, channel=channel, partner_name=partner.name)
-            handover = create_handover(
-                session, conversation_id=tracker.sender_id, channel=channel, partner_id=partner.id,
+            handover = lifecycle.create(
+                session, partner=partner, conversation_id=tracker.sender_id, channel=channel,
                 service_id=int(service_id) if service_id else None,
-                region_code=tracker.get_slot("region_code") or partner.region_code,
+                region_code=tracker.get_slot("region_code"),
                 gemeente_code=tracker.get_slot("gemeente_code"), topics=topics,
                 audience=tracker.get_slot("audience") or ("werkgever" if _is_employer(topics) else "werkzoekende"),
                 reason=reason, contact_name=name, contact_method=method, contact_value=value,
                 summary=summary, transcript=transcript)
-            audit.record(session, "create", actor="gids", handover=handover,
-                         detail=json.dumps({"reason": reason, "channel": channel}))
             return handover.reference, partner.name
 
 

@@ -1,8 +1,8 @@
 """What a messaging channel remembers in the gids database: which message ids it already handled
 (ChannelMessageSeen) and when a person last wrote (ChannelContact, for WhatsApp's 24-hour window).
 
-Plain, synchronous SQLAlchemy; the channel runs these in a worker thread. Every database failure
-other than a unique-key clash becomes ``DatabaseUnavailable``."""
+Plain, synchronous SQLAlchemy; the channel runs these in a worker thread. A failing database
+becomes ``DatabaseUnavailable`` (bot.db.database_errors); a unique-key clash stays IntegrityError."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -11,23 +11,17 @@ from typing import Iterator, Optional
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db import DatabaseUnavailable, session_scope
+from bot.db import database_errors, rowcount, session_scope
 from bot.db.models import ChannelContact, ChannelMessageSeen
 
 
 @contextmanager
 def _database(engine: Engine) -> Iterator[Session]:
-    try:
-        with session_scope(engine) as session:
-            yield session
-    except IntegrityError:
-        raise
-    except SQLAlchemyError as exc:
-        # The exception text can hold statement parameters (phone numbers): keep only its type.
-        raise DatabaseUnavailable(f"gids database error ({type(exc).__name__})") from None
+    with database_errors("the gids database"), session_scope(engine) as session:
+        yield session
 
 
 def is_handled(engine: Engine, channel: str, message_id: str) -> bool:
@@ -52,13 +46,12 @@ def touch_contact(engine: Engine, channel: str, user_id: str, at: datetime) -> N
     for _ in range(2):  # a second round only when another replica inserted the row meanwhile
         try:
             with _database(engine) as session:
-                moved = session.execute(
+                moved = rowcount(session.execute(
                     update(ChannelContact)
                     .where(ChannelContact.channel == channel, ChannelContact.user_id == user_id,
                            ChannelContact.last_inbound_at < at)
                     .values(last_inbound_at=at)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                    .execution_options(synchronize_session=False)))
                 if not moved and session.get(ChannelContact, (channel, user_id)) is None:
                     session.add(ChannelContact(channel=channel, user_id=user_id, last_inbound_at=at))
             return
@@ -77,7 +70,6 @@ def last_inbound(engine: Engine, channel: str, user_id: str) -> Optional[datetim
 def purge_seen(engine: Engine, before: datetime) -> int:
     """Forget handled message ids older than ``before`` (Meta stops retrying long before)."""
     with _database(engine) as session:
-        return session.execute(
+        return rowcount(session.execute(
             delete(ChannelMessageSeen).where(ChannelMessageSeen.received_at < before)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False)))

@@ -1,6 +1,6 @@
 """The web chat widget's socket.io endpoint, served by the gateway (path ``/socket.io``).
 
-The protocol is the one the widget (bot/webchat/static/widget.js) has always spoken with Rasa's
+The protocol is the one the widget (bot/channels/webchat/static/widget.js) has always spoken with Rasa's
 socket.io channel: ``session_request {session_id}`` → ``session_confirm <id>``, then
 ``user_uttered {message, session_id}`` → ``bot_uttered`` events to the session's room, so every
 tab and reconnect of one conversation sees the answers.
@@ -40,7 +40,8 @@ def widget_events(message: Mapping[str, Any]) -> List[Dict[str, Any]]:
     socket.io channel did); a text with a custom payload (a partner card) is ONE event, so the
     widget shows the card and keeps the text as its fallback."""
     events: List[Dict[str, Any]] = []
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    raw_text = message.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
     buttons = message.get("buttons") or message.get("quick_replies")
     custom = message.get("custom")
     if isinstance(custom, dict):
@@ -107,6 +108,11 @@ class WebchatEndpoint:
             await self._say(sid, messages.MESSAGE_TOO_LONG)
             return
         sender = self.ids.sender(CHANNEL, token)
+        if sender is None:
+            # The session holds only ids this gateway issued; after a change of GIDS_GATEWAY_SECRET
+            # they no longer verify, and the widget starts a new conversation.
+            logger.info("web chat: a message for a conversation id this gateway did not sign was ignored")
+            return
         if not (self.per_connection.allow(sid) and self.per_conversation.allow(sender)):
             await self._say(sid, messages.SLOW_DOWN)
             return

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -131,7 +131,7 @@ class WhatsAppSettings:
                 values[name] = value
                 continue
             try:
-                values[name] = type(spec.default)(value)
+                values[name] = float(value) if isinstance(spec.default, float) else int(value)
             except ValueError:
                 logger.warning("credentials.yml, WhatsApp: %s is not a number; the default is used", name)
         return cls(**values)
@@ -208,9 +208,11 @@ def parse_webhook(body: Mapping[str, Any], phone_number_id: str, now: datetime) 
             value = change.get("value") if isinstance(change, dict) else None
             if not isinstance(value, dict) or change.get("field", "messages") != "messages":
                 continue
-            meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-            items = value.get("messages") if isinstance(value.get("messages"), list) else []
-            if meta.get("phone_number_id") not in (None, phone_number_id):
+            meta = value.get("metadata")
+            items = value.get("messages")
+            if not isinstance(items, list):
+                items = []
+            if isinstance(meta, dict) and meta.get("phone_number_id") not in (None, phone_number_id):
                 batch.skipped += len(items)
                 continue
             batch.statuses += len(value.get("statuses") or [])
@@ -269,6 +271,7 @@ def plan_buttons(text: Optional[str], buttons: Iterable[Mapping[str, Any]]) -> B
 
 
 def interactive_payload(plan: ButtonPlan) -> Dict[str, Any]:
+    action: Dict[str, Any]
     if plan.kind == BUTTONS:
         action = {"buttons": [{"type": "reply", "reply": {"id": p, "title": t}} for t, p in plan.options]}
         return {"type": "interactive", "interactive": {"type": "button", "body": {"text": plan.body},
@@ -651,7 +654,7 @@ class WhatsAppChannel:
                 settle(False)
                 return
             replies = WhatsAppReplies(self, inbound_at=inbound.sent_at)
-            answers: List[Mapping[str, Any]] = []
+            answers: Sequence[Mapping[str, Any]] = []
             if inbound.kind == UNSUPPORTED:
                 answers = [{"text": TEXT_ONLY}]
             # A choice carries what the person's app sent as the reply id: capped and counted like

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 import yaml
 from aiohttp import web
-from sqlalchemy import select
 
-from bot.db.models import HANDOVER_STATUSES, Handover
-from bot.handover import audit, handover_dict
+from bot.db.models import HANDOVER_STATUSES
 
-from . import access, auth
-from .app import OPENAPI, client_ip, in_db
+from . import auth, queries
+from .common import OPENAPI, client_ip, in_db, json_error
+from .queries import Filters
 
 PREFIX = "/api/v1"
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.yaml"
@@ -25,18 +24,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 LIST_PARAMS = {"status", "since", "limit"}
 
 
-def setup_routes(app: web.Application) -> None:
-    app[OPENAPI] = yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
-    r = app.router
-    r.add_get(f"{PREFIX}/openapi.json", openapi)
-    r.add_get(f"{PREFIX}/handovers", list_handovers)
-    r.add_get(f"{PREFIX}/handovers/{{reference}}", get_handover)
-    r.add_post(f"{PREFIX}/handovers/{{reference}}/claim", claim_handover)
-    r.add_post(f"{PREFIX}/handovers/{{reference}}/close", close_handover)
-
-
-def json_error(status: int, code: str, message: str, headers: Optional[dict] = None) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+def load_document() -> Dict[str, Any]:
+    """openapi.yaml, served as /api/v1/openapi.json."""
+    return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
 
 
 class ApiError(Exception):
@@ -63,7 +53,10 @@ async def _partner(request: web.Request) -> str:
     return partner_id
 
 
-def _api(handler):
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _api(handler: Handler) -> Handler:
     """Turns ApiError into its JSON answer (instead of the console's Dutch error pages)."""
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
@@ -86,15 +79,15 @@ def _parse_since(value: str) -> datetime:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), datetime.min.time())
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
+        if parsed.tzinfo is not None:  # 0001-01-01T00:00+01:00 has no UTC time: OverflowError
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise ApiError(400, "bad_filter", f"'since' must be an ISO 8601 date or date-time, "
                                           f"for example 2026-05-04T09:00:00Z; got {value[:40]!r}.") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return parsed
 
 
-def _list_filters(request: web.Request) -> dict:
+def _list_filters(request: web.Request) -> Filters:
     q = request.query
     unknown = sorted(set(q) - LIST_PARAMS)
     if unknown:
@@ -114,42 +107,11 @@ def _list_filters(request: web.Request) -> dict:
     return {"statuses": statuses, "since": since, "limit": limit}
 
 
-def _list(session, partner_id: str, f: dict, ip: Optional[str]) -> dict:
-    conditions = [access.visible_to_partner(partner_id)]
-    if f["statuses"]:
-        conditions.append(Handover.status.in_(f["statuses"]))
-    if f["since"] is not None:
-        conditions.append(Handover.updated_at >= f["since"])
-    # Oldest change first: a client that asks again with since = the last updated_at misses nothing.
-    rows = session.execute(select(Handover).where(*conditions).order_by(Handover.updated_at, Handover.id)
-                           .limit(f["limit"] + 1)).scalars().all()
-    more = len(rows) > f["limit"]
-    rows = rows[:f["limit"]]
-    actor = f"api:{partner_id}"
-    for h in rows:  # the list carries contact details, so each handover's trail shows it was fetched
-        audit.record(session, "list", actor=actor, handover=h, ip=ip)
-    return {"handovers": [handover_dict(h, include_transcript=False) for h in rows],
-            "count": len(rows), "more": more}
-
-
 @_api
 async def list_handovers(request: web.Request) -> web.Response:
     partner_id = await _partner(request)
     f = _list_filters(request)
-    return web.json_response(await in_db(request, _list, partner_id, f, client_ip(request)))
-
-
-def _one(session, partner_id: str, reference: str, action: str, ip: Optional[str]):
-    h = access.find(session, reference, access.visible_to_partner(partner_id), lock=action != "view")
-    actor = f"api:{partner_id}"
-    if h is None:
-        audit.record(session, "not_found", actor=actor, detail=f"reference={reference[:40]}", ip=ip)
-        return None
-    if action == "view":
-        audit.record(session, "view", actor=actor, handover=h, ip=ip)
-        return handover_dict(h), None
-    outcome = (access.claim if action == "claim" else access.close)(session, h, actor=actor, ip=ip)
-    return {"changed": outcome.changed, "handover": handover_dict(h, include_transcript=False)}, outcome
+    return web.json_response(await in_db(request, queries.partner_list, partner_id, f, client_ip(request)))
 
 
 def _not_found() -> ApiError:
@@ -159,15 +121,17 @@ def _not_found() -> ApiError:
 @_api
 async def get_handover(request: web.Request) -> web.Response:
     partner_id = await _partner(request)
-    result = await in_db(request, _one, partner_id, request.match_info["reference"], "view", client_ip(request))
+    result = await in_db(request, queries.partner_view, partner_id, request.match_info["reference"],
+                         client_ip(request))
     if result is None:
         raise _not_found()
-    return web.json_response(result[0])
+    return web.json_response(result)
 
 
 async def _change(request: web.Request, action: str) -> web.Response:
     partner_id = await _partner(request)
-    result = await in_db(request, _one, partner_id, request.match_info["reference"], action, client_ip(request))
+    result = await in_db(request, queries.partner_change, partner_id, request.match_info["reference"], action,
+                         client_ip(request))
     if result is None:
         raise _not_found()
     body, outcome = result

@@ -1,34 +1,40 @@
 """The staff console: an aiohttp app with encrypted cookie sessions, jinja2 pages and the partner
 JSON API under /api/v1.
 
-Database work runs in worker threads (SQLAlchemy is synchronous), so one slow query or password
-hash never stalls the other requests."""
+The modules import in one direction: app (this one: the app, its middlewares and its session key)
+→ routes (which URL goes to which handler) → views and api (the handlers) → queries (the database
+work, with access for who sees what and bot.handover.lifecycle for every change). What all
+handlers share (the app's settings, ``in_db``, client addresses, ``render``) is in common."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import ipaddress
 import logging
 import os
-import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Tuple, Union
+from typing import Iterable, Mapping, Optional, Union
 from urllib.parse import quote
 
 import aiohttp_session
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import config
-from bot.db import DatabaseUnavailable, get_engine, session_scope
+from bot.db import DatabaseUnavailable, get_engine
 
-from . import auth, fmt
+from . import auth, common, fmt, routes
+# Re-exported: the console's settings and client addresses, as the tests and `gids console` use them.
+from .common import (ENGINE, JINJA, KEY, SECURE, TRUSTED, ConsoleConfigError, client_ip, flash, in_db,
+                     json_error, parse_trusted_proxies, render, throttle_address)
+
+__all__ = ["make_app", "run", "load_secret", "ConsoleConfigError", "parse_trusted_proxies", "client_ip",
+           "throttle_address", "TRUSTED", "MAX_BODY", "SESSION_IDLE", "SESSION_ABSOLUTE"]
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +43,6 @@ SECRET_FILE = config.ROOT / "var" / "console-secret"
 COOKIE_NAME = "gids_console"
 SESSION_IDLE = 60 * 60             # logged out after an hour without a request
 SESSION_ABSOLUTE = 12 * 60 * 60    # and after a working day, whatever happens
-
-ENGINE = web.AppKey("engine", Engine)
-JINJA = web.AppKey("jinja", jinja2.Environment)
-KEY = web.AppKey("hmac_key", bytes)
-OPENAPI = web.AppKey("openapi", dict)
-SECURE = web.AppKey("secure_cookies", bool)
-TRUSTED = web.AppKey("trusted_proxies", tuple)
 
 # The largest request body the console reads: its forms hold at most a note of 4000 characters.
 # Nothing in the console needs more (the routing table is imported with `gids routing import`, not
@@ -64,18 +63,9 @@ SECURITY_HEADERS = {
 }
 
 
-def clock() -> float:
-    """Seconds since the epoch; the session timestamps use it (the tests move it on)."""
-    return time.time()
-
-
-class ConsoleConfigError(RuntimeError):
-    """The console cannot start; the message says what to fix."""
-
-
 # --- the session key ------------------------------------------------------------------------
 
-def load_secret(path: Path = SECRET_FILE, environ=os.environ) -> bytes:
+def load_secret(path: Path = SECRET_FILE, environ: Mapping[str, str] = os.environ) -> bytes:
     """GIDS_CONSOLE_SECRET (a Fernet key: urlsafe base64 of 32 bytes), else the key in ``path``,
     made once with mode 0600. Several console processes need the same key: set the variable."""
     value = (environ.get("GIDS_CONSOLE_SECRET") or "").strip()
@@ -105,107 +95,6 @@ def _checked(key: bytes, where: str) -> bytes:
     return key
 
 
-# --- helpers for the views ------------------------------------------------------------------
-
-async def in_db(request: web.Request, fn: Callable[..., Any], *args, **kwargs) -> Any:
-    """Runs ``fn(session, *args, **kwargs)`` in one transaction in a worker thread."""
-    engine = request.app[ENGINE]
-
-    def run():
-        with session_scope(engine) as session:
-            return fn(session, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(None, run)
-
-
-# --- client addresses -----------------------------------------------------------------------
-
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-
-
-def parse_trusted_proxies(value: Union[str, Iterable[str], None]) -> Tuple[Network, ...]:
-    """GIDS_TRUSTED_PROXIES: the addresses or networks (CIDR) of the reverse proxies whose
-    X-Forwarded-For the console believes, separated by commas or spaces."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
-    networks = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
-        except ValueError:
-            raise ConsoleConfigError(
-                f"GIDS_TRUSTED_PROXIES: '{item}' is geen IP-adres of netwerk. "
-                f"Schrijf bijvoorbeeld 10.0.0.5 of 10.0.0.0/24, met komma's ertussen.") from None
-    return tuple(networks)
-
-
-def _address(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
-    text = (text or "").strip()
-    if text.startswith("[") and "]" in text:        # [2001:db8::1]:443
-        text = text[1:text.index("]")]
-    elif text.count(":") == 1:                      # 192.0.2.1:443
-        text = text.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def _client(request: web.Request) -> Tuple[Optional[str], bool]:
-    """(the client's address as far as it is known, whether it is the client's own).
-
-    Without trusted proxies: the connection's address, not counted as the client's own, because
-    behind a proxy every client has the proxy's. With them: from a trusted proxy, the right-most
-    X-Forwarded-For address that is not a trusted proxy (the left part is whatever the client
-    sent); from any other address, that address itself, and its X-Forwarded-For is ignored."""
-    peer = request.remote
-    proxies = request.app[TRUSTED]
-    if not proxies:
-        return peer, False
-    peer_address = _address(peer or "")
-    if peer_address is None:
-        return peer, False
-    if not any(peer_address in net for net in proxies):
-        return str(peer_address), True
-    hops = ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
-    for hop in reversed(hops):
-        address = _address(hop)
-        if address is None:
-            break  # no header, or one the proxy did not write: the client is unknown
-        if not any(address in net for net in proxies):
-            return str(address), True
-    return str(peer_address), False
-
-
-def client_ip(request: web.Request) -> Optional[str]:
-    """The address the audit log keeps: the client's where a trusted proxy says it, otherwise the
-    connection's."""
-    return _client(request)[0]
-
-
-def throttle_address(request: web.Request) -> Optional[str]:
-    """The address failed logins are counted against, or None when the client address is not
-    known (no trusted proxy set): counting the proxy's address would lock out all staff."""
-    address, own = _client(request)
-    return address if own else None
-
-
-def flash(web_session, kind: str, text: str) -> None:
-    web_session["flash"] = (web_session.get("flash") or []) + [[kind, text]]
-
-
-async def render(request: web.Request, template: str, context: Optional[dict] = None,
-                 status: int = 200) -> web.Response:
-    web_session = await aiohttp_session.get_session(request)
-    messages = web_session.pop("flash", None) or []
-    ctx = {"staff": request.get("staff"), "csrf": auth.csrf_token(web_session), "messages": messages,
-           "path": request.path}
-    ctx.update(context or {})
-    body = request.app[JINJA].get_template(template).render(ctx)
-    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
-
-
 # --- middlewares ----------------------------------------------------------------------------
 
 PUBLIC_PREFIXES = ("/static/", "/api/")
@@ -217,7 +106,7 @@ def _is_api(request: web.Request) -> bool:
 
 
 @web.middleware
-async def errors(request: web.Request, handler) -> web.StreamResponse:
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Dutch error pages (and JSON errors for the API); a database outage is a calm 503."""
     try:
         return await handler(request)
@@ -225,19 +114,20 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400 or exc.content_type == "application/json":
             raise  # redirects, and API errors that already carry their JSON body
         return await _error_page(request, exc.status, exc.headers)
-    except (OperationalError, InterfaceError, DatabaseUnavailable) as exc:
-        log.error("database unavailable during %s %s: %s", request.method, request.path, _reason(exc))
+    except DatabaseUnavailable as exc:  # common.in_db: every database call of a handler
+        log.error("database unavailable during %s %s: %s", request.method, request.path, exc)
         return await _error_page(request, 503, {})
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a calm page, a safe log line
         # SQLAlchemy puts statement parameters (a note, a transcript line) into its messages, so
         # only the type, the first line of the driver's message and the code frames are logged.
         log.error("unexpected %s during %s %s: %s\n%s", type(exc).__name__, request.method, request.path,
-                  _reason(exc) if isinstance(exc, SQLAlchemyError) else "",
+                  _first_line(exc) if isinstance(exc, SQLAlchemyError) else "",
                   "".join(traceback.format_tb(exc.__traceback__)))
         return await _error_page(request, 500, {})
 
 
-def _reason(exc: BaseException) -> str:
+def _first_line(exc: BaseException) -> str:
+    """The first line of the driver's message (the statement and its parameters follow it)."""
     orig = getattr(exc, "orig", None)
     lines = str(orig if orig is not None else type(exc).__name__).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -263,10 +153,9 @@ API_ERRORS = {
 }
 
 
-async def _error_page(request: web.Request, status: int, headers) -> web.StreamResponse:
+async def _error_page(request: web.Request, status: int, headers: Mapping[str, str]) -> web.StreamResponse:
     title, text = ERRORS.get(status, ("Er ging iets mis", "Probeer het over een paar minuten opnieuw."))
     if _is_api(request):
-        from .api import json_error
         code, message = API_ERRORS.get(status, ("error", "Something went wrong; try again later."))
         return json_error(status, code, message, {k: v for k, v in headers.items() if k == "Allow"})
     resp = await render(request, "error.html", {"title": title, "text": text}, status=status)
@@ -277,7 +166,7 @@ async def _error_page(request: web.Request, status: int, headers) -> web.StreamR
 
 
 @web.middleware
-async def authenticate(request: web.Request, handler) -> web.StreamResponse:
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loads the staff member on every request (a disabled account is out at once), ends idle and
     old sessions, sends anyone not logged in to the login page before reading a request body, and
     then checks the CSRF token of every form POST (the login form's too)."""
@@ -287,7 +176,7 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
     request["staff"] = None
     uid = web_session.get("uid")
     if uid is not None:
-        now = clock()
+        now = common.clock()
         expired = (now - web_session.get("seen", 0) > SESSION_IDLE
                    or now - web_session.get("login", 0) > SESSION_ABSOLUTE)
         staff = None if expired else await in_db(
@@ -365,11 +254,7 @@ def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None]
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     app[JINJA] = env
     app.on_response_prepare.append(_security_headers)
-
-    from . import api, views
-    views.setup_routes(app)
-    api.setup_routes(app)
-    app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    routes.setup(app)
     return app
 
 

@@ -16,8 +16,10 @@ from typing import Optional
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, and_, case, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import rowcount
 from bot.db.models import (ROLES, ApiToken, Arbeidsmarktregio, AuditLog, Gemeente, LoginThrottle, Partner,
                            StaffUser)
 from bot.handover import audit, utcnow
@@ -161,14 +163,12 @@ def _insert_missing(session: Session, key: str, window_end: datetime) -> None:
     values = {"key": key, "failures": 0, "window_end": window_end}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        session.execute(postgresql.insert(_THROTTLE).values(**values).on_conflict_do_nothing(index_elements=["key"]))
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # no INSERT .. ON CONFLICT: two first failures at the same moment may fail one request
-        if session.execute(select(_THROTTLE.c.key).where(_THROTTLE.c.key == key)).first() is None:
-            session.execute(_THROTTLE.insert().values(**values))
-        return
-    session.execute(insert(_THROTTLE).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+        session.execute(sqlite.insert(_THROTTLE).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    # No INSERT .. ON CONFLICT elsewhere: two first failures at the same moment may fail one request.
+    elif session.execute(select(_THROTTLE.c.key).where(_THROTTLE.c.key == key)).first() is None:
+        session.execute(_THROTTLE.insert().values(**values))
 
 
 def take_attempt(session: Session, key: str, limit: int, now: datetime) -> int:
@@ -180,12 +180,11 @@ def take_attempt(session: Session, key: str, limit: int, now: datetime) -> int:
     expired = c.window_end <= now
     for _ in range(3):
         _insert_missing(session, key, now + FAILURE_WINDOW)
-        taken = session.execute(
+        taken = rowcount(session.execute(
             update(_THROTTLE)
             .where(c.key == key, or_(expired, c.failures < limit))
             .values(failures=case((expired, 1), else_=c.failures + 1),
-                    window_end=case((or_(expired, c.failures + 1 >= limit), fresh_end), else_=c.window_end))
-        ).rowcount
+                    window_end=case((or_(expired, c.failures + 1 >= limit), fresh_end), else_=c.window_end))))
         if taken == 1:
             return 0
         window_end = session.execute(select(c.window_end).where(c.key == key)).scalar_one_or_none()

@@ -1,5 +1,6 @@
 """`gids` subcommands of bot.console (registered by bot/cli.py): the console itself, staff
-accounts and partner API tokens."""
+accounts and partner API tokens. Each command imports what it needs when it runs: bot/cli.py
+loads this module for every `gids` command."""
 from __future__ import annotations
 
 import argparse
@@ -75,18 +76,17 @@ class _Fail(Exception):
 
 def _run(work) -> int:
     """Runs ``work(session)`` in one transaction; account errors are told plainly, exit code 1."""
-    from bot.db import DatabaseUnavailable, session_scope
-    from sqlalchemy.exc import OperationalError
+    from bot.db import DatabaseUnavailable, database_errors, session_scope
 
     from .auth import AccountError
     try:
-        with session_scope() as session:
+        with database_errors("the gids database"), session_scope() as session:
             work(session)
     except (AccountError, _Fail) as exc:
         print(exc, file=sys.stderr)
         return 1
-    except (OperationalError, DatabaseUnavailable) as exc:
-        print(f"De database is niet bereikbaar: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except DatabaseUnavailable as exc:
+        print(f"De database is niet bereikbaar: {exc}", file=sys.stderr)
         return 4
     return 0
 

@@ -2,16 +2,15 @@
 Dutch local time."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
 
 try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    try:
-        LOCAL = ZoneInfo("Europe/Amsterdam")
-    except ZoneInfoNotFoundError:  # a slim image without tz data: say UTC rather than guess
-        LOCAL = timezone.utc
-except ImportError:  # pragma: no cover (Python 3.10 has zoneinfo)
+    LOCAL: tzinfo = ZoneInfo("Europe/Amsterdam")
+except ZoneInfoNotFoundError:  # a slim image without tz data: say UTC rather than guess
     LOCAL = timezone.utc
 
 from bot.messages import CHANNEL_LABELS, CONTACT_METHOD_LABELS, TOPIC_NAMES
@@ -86,11 +85,11 @@ def iso_local(value: Optional[datetime]) -> str:
     return local(value).isoformat(timespec="minutes") if value else ""
 
 
-def _capitalised(label: str) -> str:
+def _capitalised(label: Optional[str]) -> Optional[str]:
     return label[:1].upper() + label[1:] if label else label
 
 
-def register(env) -> None:
+def register(env: jinja2.Environment) -> None:
     env.filters.update(date_nl=date_nl, datetime_nl=datetime_nl, when_nl=when_nl, iso_local=iso_local,
                        topic_name=topic_name,
                        status_name=lambda s: STATUS_NAMES.get(s, s),

@@ -8,11 +8,16 @@ import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult, Result
 
 from bot import config
 
@@ -23,6 +28,42 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; callers tell the person and try again later."""
 
 
+@contextmanager
+def database_errors(what: str) -> Iterator[None]:
+    """Turns a database failure in the block into ``DatabaseUnavailable("<what>: <reason>")``:
+    the one place that decides what counts as the database being unavailable. That is every error
+    the database driver reports (SQLAlchemy's DBAPIError: no connection, a lost connection, a
+    locked or missing table, a timeout) and an exhausted connection pool, but not IntegrityError
+    (a unique key or constraint the caller decides about; it is raised as it is) and not
+    SQLAlchemy's own usage errors (bugs). Also a decorator: ``database_errors("...")(fn)``.
+
+    The message never holds statement parameters (a transcript line, a phone number), and the
+    original exception is not chained for the same reason."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (DBAPIError, PoolTimeout) as exc:
+        raise DatabaseUnavailable(f"{what}: {error_reason(exc)}") from None
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE through ``Session.execute`` matched. (It returns a
+    CursorResult, which has ``rowcount``; SQLAlchemy types it as the general Result.)"""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def error_reason(exc: BaseException) -> str:
+    """A log-safe reason for a database error: the first line of the driver's message when the
+    connection failed (it names the host or file, never data), otherwise only the error's type
+    (a driver's message about data can quote a value)."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        lines = str(exc.orig if exc.orig is not None else "").strip().splitlines()
+        if lines:
+            return lines[0]
+    return type(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc).__name__
+
+
 def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_URL
 
@@ -30,7 +71,7 @@ def database_url() -> str:
 def make_engine(url: Optional[str] = None) -> Engine:
     url = url or database_url()
     # hide_parameters: an SQL error must not put a transcript line or a phone number in a log.
-    kwargs = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
+    kwargs: Dict[str, Any] = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,7 +95,7 @@ def _iso(value: Optional[datetime]) -> Optional[str]:
 
 def handover_dict(handover: Handover, include_transcript: bool = True) -> dict:
     """The one JSON shape of a handover: console export, partner API and webhook all use it."""
-    data = {
+    data: Dict[str, Any] = {
         "reference": handover.reference,
         "status": handover.status,
         "created_at": _iso(handover.created_at),

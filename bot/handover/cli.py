@@ -130,10 +130,9 @@ def _cmd_partner_webhook_secret(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from bot.db import DatabaseUnavailable, session_scope
+    from bot.db import DatabaseUnavailable, database_errors, session_scope
     from bot.db.models import Partner
     from bot.handover.notify import partner_webhook_secret
-    from bot.handover.outbox import _database_call
 
     master = os.environ.get("GIDS_WEBHOOK_SECRET", "")
     if not master:
@@ -147,7 +146,8 @@ def _cmd_partner_webhook_secret(args: argparse.Namespace) -> int:
             return tuple(row) if row is not None else None
 
     try:
-        partner = _database_call("reading the partner", find)
+        with database_errors("reading the partner"):
+            partner = find()
     except DatabaseUnavailable as exc:
         print(f"the database is not reachable: {exc}", file=sys.stderr)
         return 4

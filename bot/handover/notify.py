@@ -29,13 +29,16 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 import jinja2
 from aiohttp.abc import AbstractResolver
 from yarl import URL
+
+if TYPE_CHECKING:
+    from aiohttp.abc import ResolveResult  # aiohttp >= 3.10; the core's 3.9 (the e2e tests) has none
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TRUE = {"1", "true", "yes", "ja", "on"}
@@ -353,19 +356,21 @@ class CheckedResolver(AbstractResolver):
     addresses returned here, so the checked address is the one connected to, on every new
     connection (no DNS cache). A host with any refused address is refused as a whole."""
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> List[Dict[str, Any]]:
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> List[ResolveResult]:
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
         allowed = normal_host(host) in allowed_hosts()
-        found = []
+        found: List[ResolveResult] = []
         for fam, _, proto, _, sockaddr in infos:
-            address = sockaddr[0]
+            address, found_port = sockaddr[0], sockaddr[1]
+            if not isinstance(address, str) or not isinstance(found_port, int):
+                continue  # not an IP address and port (AF_INET/AF_INET6 give only those)
             if fam == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3] and "%" not in address:
                 address = f"{address}%{sockaddr[3]}"  # a link-local address needs its scope
             if not allowed:
                 _refuse_address(address)
-            found.append({"hostname": host, "host": address, "port": sockaddr[1], "family": fam,
-                          "proto": proto, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
+            found.append({"hostname": host, "host": address, "port": found_port, "family": fam, "proto": proto,
+                          "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
         if not found:
             raise OSError(socket.EAI_NONAME, "host name not found")
         return found
@@ -380,9 +385,9 @@ def _env_proxy(url: str) -> Tuple[Optional[str], Optional[aiohttp.BasicAuth]]:
         from aiohttp.helpers import get_env_proxy_for_url
     except ImportError:  # not public API: fall back to the standard library's reading
         import urllib.request
-        proxy = urllib.request.getproxies().get("https")
+        https_proxy = urllib.request.getproxies().get("https")
         host = urlsplit(url).hostname or ""
-        return (None, None) if not proxy or urllib.request.proxy_bypass(host) else (proxy, None)
+        return (None, None) if not https_proxy or urllib.request.proxy_bypass(host) else (https_proxy, None)
     try:
         proxy, auth = get_env_proxy_for_url(URL(url))
     except LookupError:
@@ -415,7 +420,7 @@ async def check_webhook_target(url: str, proxied: bool) -> None:
         except OSError:
             raise DeliveryError("webhook host name not found") from None
         for info in infos:
-            _refuse_address(info[4][0])
+            _refuse_address(str(info[4][0]))
 
 
 async def post_webhook(senders: "Senders", url: str, body: bytes, idempotency_key: str, partner_id: str) -> None:

@@ -47,10 +47,9 @@ from typing import Callable, Dict, List, Optional
 
 from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot.db import DatabaseUnavailable, get_engine, session_scope
+from bot.db import DatabaseUnavailable, database_errors, get_engine, session_scope
 from bot.db.models import Arbeidsmarktregio, Gemeente, Handover, OutboxMessage, Partner
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ CANCELLED = "cancelled: "
 FAILED = "failed permanently: "
 
 
-def _park(reference: str, why: str, cancel: bool) -> dict:
+def _park(reference: Optional[str], why: str, cancel: bool) -> dict:
     """The column values of a parked message. A cancelled one keeps no copy of the handover."""
     values = {"next_attempt_at": PARKED, "last_error": ((CANCELLED if cancel else FAILED) + why)[:500]}
     if cancel:
@@ -121,14 +120,14 @@ def enqueue(session: Session, handover: Handover, now: Optional[datetime] = None
     forwarded = session.execute(
         select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.handover_id == handover.id, OutboxMessage.partner_id != partner.id)
-    ).scalar() > 0
+    ).scalar_one() > 0
     cancel_pending(session, handover)
+    email, webhook = (partner.handover_email or "").strip(), (partner.handover_webhook or "").strip()
     channels = []  # (kind, target, payload): at most one per kind, whatever the partner row holds
-    if (partner.handover_email or "").strip():
-        channels.append(("email", partner.handover_email.strip(),
-                         email_payload(session, handover, partner, forwarded)))
-    if (partner.handover_webhook or "").strip():
-        channels.append(("webhook", partner.handover_webhook.strip(), handover_dict(handover)))
+    if email:
+        channels.append(("email", email, email_payload(session, handover, partner, forwarded)))
+    if webhook:
+        channels.append(("webhook", webhook, handover_dict(handover)))
     if not channels:
         log.info("handover %s: partner %s has no handover e-mail or webhook; it is only in the "
                  "staff console", handover.reference, partner.id)
@@ -220,16 +219,6 @@ class Leased:
     attempts: int  # including the attempt this lease is for
 
 
-def _database_call(what: str, fn: Callable, *args):
-    """Runs a database step; a database that cannot be reached becomes DatabaseUnavailable with a
-    message free of SQL parameters (they can hold a transcript)."""
-    try:
-        return fn(*args)
-    except (OperationalError, InterfaceError) as exc:
-        reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()
-        raise DatabaseUnavailable(f"{what}: {reason[0] if reason else type(exc).__name__}") from None
-
-
 def _lease_due(engine: Engine, now: datetime, limit: int) -> List[Leased]:
     table = OutboxMessage.__table__
     lease_until = now + LEASE
@@ -306,6 +295,8 @@ def _cancel_stale(engine: Engine) -> int:
         done: Dict[tuple, int] = {}
         for row in rows:
             why = _why_cancelled(row.status, row.handover_partner, row.partner_id)
+            if why is None:  # not reached: the query selects only closed and moved handovers
+                continue
             result = conn.execute(update(table).where(table.c.id == row.id, _unsent(table))
                                   .values(**_park(row.reference, why, cancel=True)))
             if result.rowcount == 1:
@@ -330,13 +321,14 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
 
     engine = engine or get_engine()
     clock = (lambda: now) if now is not None else utcnow
-    leased = await asyncio.to_thread(_database_call, "leasing outbox messages", _lease_due,
+    # Each database step runs in a worker thread; a failing database is DatabaseUnavailable.
+    leased = await asyncio.to_thread(database_errors("leasing outbox messages")(_lease_due),
                                      engine, clock(), limit)
     counts = {"leased": len(leased), "sent": 0, "retry": 0, "failed": 0, "unrecorded": 0, "cancelled": 0}
     try:
         # After leasing, which already skips these messages: a failure here costs no delivery.
-        counts["cancelled"] = await asyncio.to_thread(_database_call, "cancelling outbox messages",
-                                                      _cancel_stale, engine)
+        counts["cancelled"] = await asyncio.to_thread(
+            database_errors("cancelling outbox messages")(_cancel_stale), engine)
     except DatabaseUnavailable as exc:
         log.warning("%s; trying again next round", exc)
     if not leased:
@@ -358,22 +350,23 @@ async def deliver_due(engine: Optional[Engine] = None, now: Optional[datetime] =
                     error = f"unexpected error: {type(exc).__name__}"
             try:
                 if error is None:
-                    await asyncio.to_thread(_database_call, "recording a delivery", _record_sent,
+                    await asyncio.to_thread(database_errors("recording a delivery")(_record_sent),
                                             engine, message, clock())
                     counts["sent"] += 1
                     log.info("handover %s: %s to partner %s delivered (attempt %d)", message.reference,
                              message.kind, message.partner_id, message.attempts)
                 elif permanent:
-                    await asyncio.to_thread(_database_call, "recording a refused delivery",
-                                            _record_refused, engine, message, error)
+                    await asyncio.to_thread(database_errors("recording a refused delivery")(_record_refused),
+                                            engine, message, error)
                     counts["failed"] += 1
                     log.error("handover %s: %s to partner %s not sent and not tried again: %s. The handover "
                               "itself is kept and is in the console; fix the partner's address (or "
                               "GIDS_WEBHOOK_ALLOW), then run: gids outbox retry %s", message.reference,
                               message.kind, message.partner_id, error, message.reference)
                 else:
-                    next_at = await asyncio.to_thread(_database_call, "recording a failed delivery",
-                                                      _record_failure, engine, message, clock(), error)
+                    next_at = await asyncio.to_thread(
+                        database_errors("recording a failed delivery")(_record_failure),
+                        engine, message, clock(), error)
                     counts["retry"] += 1
                     log.warning("handover %s: %s to partner %s failed (attempt %d): %s; next try %s UTC",
                                 message.reference, message.kind, message.partner_id, message.attempts,
@@ -432,7 +425,8 @@ def status(engine: Optional[Engine] = None, now: Optional[datetime] = None,
                 "failed_messages": listed(parked, not_(is_cancelled)),
             }
 
-    return _database_call("reading the outbox", read)
+    with database_errors("reading the outbox"):
+        return read()
 
 
 @dataclass
@@ -479,4 +473,5 @@ def retry(reference: str, engine: Optional[Engine] = None, now: Optional[datetim
                 result.due += 1
             return result
 
-    return _database_call("retrying outbox messages", run)
+    with database_errors("retrying outbox messages"):
+        return run()

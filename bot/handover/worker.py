@@ -28,8 +28,8 @@ def _run_purge() -> object:
     # delivering notifications even when that import is broken.
     from bot.privacy.retention import purge
 
-    result = purge()
-    return asyncio.run(result) if inspect.isawaitable(result) else result
+    result: object = purge()
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 class Worker:

@@ -12,6 +12,7 @@ import argparse
 import getpass
 import sys
 from datetime import timedelta
+from typing import List, cast
 
 _LABELS = {
     "handovers": "handovers",
@@ -81,7 +82,7 @@ def _cmd_forget(args: argparse.Namespace) -> int:
     except (DatabaseUnavailable, ValueError) as exc:
         print(f"forget failed, nothing erased: {exc}", file=sys.stderr)
         return 4 if isinstance(exc, DatabaseUnavailable) else 1
-    references = result["references"]
+    references = cast(List[str], result["references"])
     print(f"erased {len(references)} handover{'' if len(references) == 1 else 's'} of this "
           f"conversation ({', '.join(references)}):")
     _print_counts(result)

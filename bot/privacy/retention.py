@@ -27,22 +27,26 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from bot import config
-from bot.db import DatabaseUnavailable, get_engine, session_scope
+from bot.db import database_errors, get_engine, session_scope
 from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
                            LoginThrottle, OutboxMessage, TranscriptLine)
 from bot.handover import utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
 DEFAULT_TRACKER_URL = f"sqlite:///{config.ROOT / 'var' / 'tracker.db'}"
 SYSTEM_ACTOR = "system"
+GIDS_UNAVAILABLE = "the gids database is not available"
 # Audit entries that outlive the retention period: the record that personal data was deleted.
 KEPT_AUDIT_ACTIONS = ("purge", "forget")
 
@@ -64,10 +68,6 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(an invalid database URL)"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # --- the tracker database ---------------------------------------------------------------------
@@ -96,7 +96,7 @@ def _tracker_delete(url: str, where, dry_run: bool) -> Tuple[int, int]:
     if engine is None:
         return 0, 0
     try:
-        with engine.begin() as conn:
+        with database_errors(f"the tracker database {_safe_url(url)} is not available"), engine.begin() as conn:
             if not sa.inspect(conn).has_table("events"):
                 return 0, 0  # Rasa has not stored a conversation yet
             conversations = conn.execute(
@@ -106,9 +106,6 @@ def _tracker_delete(url: str, where, dry_run: bool) -> Tuple[int, int]:
             else:
                 events = conn.execute(delete(_EVENTS).where(where)).rowcount
             return conversations, events
-    except (OperationalError, DBAPIError) as exc:
-        raise DatabaseUnavailable(
-            f"the tracker database {_safe_url(url)} is not available: {_first_line(exc)}") from exc
     finally:
         engine.dispose()
 
@@ -125,7 +122,10 @@ def _old_conversations(cutoff: datetime):
 def _count_or_delete(session: Session, model, where, dry_run: bool) -> int:
     if dry_run:
         return session.execute(select(func.count()).select_from(model).where(where)).scalar_one()
-    return session.execute(delete(model).where(where).execution_options(synchronize_session=False)).rowcount
+    # A DELETE gives a CursorResult (with rowcount); Session.execute is typed as returning Result.
+    result = cast("CursorResult[Any]", session.execute(
+        delete(model).where(where).execution_options(synchronize_session=False)))
+    return result.rowcount
 
 
 def _handover_rows(session: Session, handover_ids, dry_run: bool) -> Dict[str, int]:
@@ -158,10 +158,6 @@ def _describe(counts: Dict[str, int]) -> str:
     return ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in counts.items())
 
 
-def _gids_unavailable(exc: BaseException) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"the gids database is not available: {_first_line(exc)}")
-
-
 def purge(days: Optional[int] = None, now: Optional[datetime] = None, dry_run: bool = False,
           engine: Optional[Engine] = None, tracker_url: Optional[str] = None,
           actor: str = SYSTEM_ACTOR) -> Dict[str, int]:
@@ -174,7 +170,7 @@ def purge(days: Optional[int] = None, now: Optional[datetime] = None, dry_run: b
     now = now or utcnow()
     cutoff = now - timedelta(days=days)
     tracker_url = tracker_url or tracker_database_url()
-    try:
+    with database_errors(GIDS_UNAVAILABLE):
         with session_scope(engine or get_engine()) as session:
             old_handovers = select(Handover.id).where(Handover.updated_at < cutoff).scalar_subquery()
             counts = _handover_rows(session, old_handovers, dry_run)
@@ -197,8 +193,6 @@ def purge(days: Optional[int] = None, now: Optional[datetime] = None, dry_run: b
             if not dry_run:
                 _audit(session, "purge", actor,
                        f"retention {days} days, before {cutoff:%Y-%m-%d %H:%M} UTC; {_describe(counts)}")
-    except (OperationalError, DBAPIError) as exc:
-        raise _gids_unavailable(exc) from exc
     return counts
 
 
@@ -212,17 +206,17 @@ def forget(reference: str, *, engine: Optional[Engine] = None, tracker_url: Opti
     if not reference:
         raise UnknownReference("no reference given")
     tracker_url = tracker_url or tracker_database_url()
-    try:
+    with database_errors(GIDS_UNAVAILABLE):
         with session_scope(engine or get_engine()) as session:
             conversation_id = session.execute(
                 select(Handover.conversation_id).where(Handover.reference == reference)).scalar_one_or_none()
             if conversation_id is None:
                 raise UnknownReference(f"no handover with reference {reference}")
-            references: List[str] = list(session.execute(
+            references = [ref or "(no reference)" for ref in session.execute(
                 select(Handover.reference).where(Handover.conversation_id == conversation_id)
-                .order_by(Handover.id)).scalars())
+                .order_by(Handover.id)).scalars()]
             ids = select(Handover.id).where(Handover.conversation_id == conversation_id).scalar_subquery()
-            counts: Dict[str, object] = dict(_handover_rows(session, ids, dry_run=False))
+            counts = dict(_handover_rows(session, ids, dry_run=False))
             # ChannelContact.user_id is the channel's id of the person, which is the Rasa sender id.
             counts["channel_contacts"] = _count_or_delete(
                 session, ChannelContact, ChannelContact.user_id == conversation_id, dry_run=False)
@@ -230,7 +224,5 @@ def forget(reference: str, *, engine: Optional[Engine] = None, tracker_url: Opti
                 tracker_url, _EVENTS.c.sender_id == conversation_id, dry_run=False)
             _audit(session, "forget", actor,
                    f"erased handovers {', '.join(references)}; {_describe(counts)}", reference=reference)
-            counts["references"] = references
-    except (OperationalError, DBAPIError) as exc:
-        raise _gids_unavailable(exc) from exc
-    return counts
+            result: Dict[str, object] = {**counts, "references": references}
+    return result

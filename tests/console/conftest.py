@@ -117,7 +117,7 @@ async def console(engine, *, secure_cookies: bool = True, trusted_proxies: str =
     """The console on a TestServer and a client whose cookie jar treats the test origin as secure
     (as browsers treat localhost), so the production cookie settings are what is tested.
     ``trusted_proxies``: GIDS_TRUSTED_PROXIES (the client connects from 127.0.0.1)."""
-    from bot.console.app import make_app  # bot.console.make_app has no trusted_proxies (env default)
+    from bot.console import make_app
     app = make_app(engine, secret=SECRET, secure_cookies=secure_cookies, trusted_proxies=trusted_proxies)
     port = free_port()
     server = TestServer(app, host="127.0.0.1", port=port)

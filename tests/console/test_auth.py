@@ -5,6 +5,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from bot.console import app as console_app
+from bot.console import common
 from bot.console import auth
 from bot.db import session_scope
 from bot.db.models import StaffUser
@@ -155,7 +156,7 @@ async def test_session_ends_after_idle_time_and_after_a_day(engine, monkeypatch)
     add_staff(engine, "anna", "admin")
     start = time.time()
     for jump in (console_app.SESSION_IDLE + 5, console_app.SESSION_ABSOLUTE + 5):
-        monkeypatch.setattr(console_app, "clock", lambda: start)
+        monkeypatch.setattr(common, "clock", lambda: start)
         async with console(engine) as client:
             await login(client, "anna")
             assert (await client.get("/", allow_redirects=False)).status == 200
@@ -164,10 +165,10 @@ async def test_session_ends_after_idle_time_and_after_a_day(engine, monkeypatch)
                 t = start
                 while t + 3000 < start + jump:
                     t += 3000
-                    monkeypatch.setattr(console_app, "clock", lambda t=t: t)
+                    monkeypatch.setattr(common, "clock", lambda t=t: t)
                     assert (await client.get("/", allow_redirects=False)).status == 200
             token = csrf_of(await (await client.get("/")).text())
-            monkeypatch.setattr(console_app, "clock", lambda: start + jump)
+            monkeypatch.setattr(common, "clock", lambda: start + jump)
             # A form sent from a page left open goes to the login page, not to an error.
             resp = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
             assert resp.status == 303 and resp.headers["Location"] == "/login?next=/", jump

@@ -49,14 +49,17 @@ class Served:
 def submit(browser, element) -> None:
     """Clicks a link or button and waits until the next page replaced this one (a click returns
     before the navigation it starts has finished)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = browser.find_element(By.TAG_NAME, "html")
+    # A mark on the old page's window: gone once the next page is loaded. Asking the old element
+    # whether it is stale can hit Chromium mid-navigation ("unhandled inspector error"), so
+    # errors while the page changes count as "not yet".
+    browser.execute_script("window.__gidsOldPage = true")
     element.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.__gidsOldPage === undefined && document.readyState === 'complete'"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -173,6 +174,48 @@ def test_gids_console_serves_the_app(db_url, insecure):
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert f"De console draait op http://127.0.0.1:{port}/" in output
+
+
+def test_gids_console_believes_the_proxies_of_gids_trusted_proxies(db_url, engine):
+    """`gids console` reads GIDS_TRUSTED_PROXIES: from a trusted proxy (here the test itself, on
+    127.0.0.1) the audit log keeps the client address of X-Forwarded-For; a wrong value stops it."""
+    with session_scope(engine) as session:
+        _, token = auth.add_token(session, "uwv", "crm")
+    for proxies, expected in (("10.9.9.9, 127.0.0.1", "203.0.113.7"), ("", "127.0.0.1")):
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": db_url, "GIDS_CONSOLE_SECRET": Fernet.generate_key().decode(),
+               "GIDS_TRUSTED_PROXIES": proxies}
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "console", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for_port(port, 60, proc)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/handovers/WC-2026-1234567890",
+                headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.7"})
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(request, timeout=10)
+            assert answer.value.code == 404
+        finally:
+            proc.terminate()
+            output = proc.communicate(timeout=20)[0]
+        assert ("GIDS_TRUSTED_PROXIES is not set" in output) == (not proxies)
+        assert audit_rows(engine, action="not_found")[-1]["ip"] == expected, proxies
+
+    env = {**os.environ, "DATABASE_URL": db_url, "GIDS_CONSOLE_SECRET": Fernet.generate_key().decode(),
+           "GIDS_TRUSTED_PROXIES": "10.0.0.0/33"}
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "console", "--port", str(free_port())], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "GIDS_TRUSTED_PROXIES: '10.0.0.0/33'" in proc.stderr
+
+
+def test_bot_console_make_app_is_the_apps_make_app(engine):
+    """``bot.console.make_app`` takes every setting of ``bot.console.app.make_app``, trusted proxies too."""
+    from bot.console import make_app
+    from bot.console.common import TRUSTED
+
+    assert make_app is console_app.make_app
+    app = make_app(engine, secret=Fernet.generate_key(), trusted_proxies="10.0.0.0/8, 192.0.2.1")
+    assert [str(network) for network in app[TRUSTED]] == ["10.0.0.0/8", "192.0.2.1/32"]
 
 
 def test_gids_console_with_a_bad_secret_says_so(db_url):

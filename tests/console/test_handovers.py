@@ -66,8 +66,8 @@ async def test_inbox_lists_with_filters_and_counts(engine):
 
 
 async def test_inbox_pages(engine, monkeypatch):
-    from bot.console import views
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    from bot.console import queries
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
     add_staff(engine, "anna", "admin")
     refs = [add_handover(engine, partner_id="uwv", created_at=utcnow() - timedelta(minutes=i)) for i in range(5)]
     async with console(engine) as client:

@@ -98,7 +98,7 @@ def test_rest_answers_bad_requests_plainly(gateway, body):
 # --- the web chat's socket.io -------------------------------------------------------------------
 
 class WidgetClient:
-    """The widget's side of the protocol (bot/webchat/static/widget.js), in Python."""
+    """The widget's side of the protocol (bot/channels/webchat/static/widget.js), in Python."""
 
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.webchat.server import WebchatConfig, create_app
+from bot.channels.webchat.server import WebchatConfig, create_app
 from tests.webchat.support import BackgroundApp, FakeGids, make_driver
 
 

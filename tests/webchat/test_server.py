@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import b1, messages
 from bot.cli import build_parser, main
-from bot.webchat import server
-from bot.webchat.server import ConfigError, WebchatConfig, config_from_env, create_app
+from bot.channels.webchat import server
+from bot.channels.webchat.server import ConfigError, WebchatConfig, config_from_env, create_app
 from tests.conftest import ROOT, SVC_BIN, free_port, wait_for_port
 
 WIDGET_JS = server.STATIC / "widget.js"

@@ -29,6 +29,7 @@ def demo_url(gateway):
     port = free_port()
     env = {**os.environ, "GIDS_WEBCHAT_NAME": "Werkcentrum Regio Zwolle", "GIDS_WEBCHAT_COLOR": "#00617f",
            "GIDS_WEBCHAT_ACCENT": "#f39200"}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / "webchat-demo.log").open("w")
     proc = subprocess.Popen([str(SVC_BIN / "gids"), "webchat", "--port", str(port), "--rasa-url", gateway],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,4 +1,4 @@
-"""`gids` subcommands of bot.webchat (registered by bot/cli.py)."""
+"""`gids` subcommands of bot.channels.webchat (registered by bot/cli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import sys
 
 
 def _cmd_webchat(args: argparse.Namespace) -> int:
-    from bot.webchat.server import ConfigError, config_from_env, run
+    from bot.channels.webchat.server import ConfigError, config_from_env, run
     try:
         config = config_from_env(args.rasa_url)
     except ConfigError as exc:
