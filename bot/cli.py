@@ -96,10 +96,14 @@ def _cmd_routing_seed(args: argparse.Namespace) -> int:
 
     from bot.db import session_scope
     from bot.db.models import Gemeente
-    from bot.routing.seed import seed
+    from bot.routing.seed import add_sector_funds, seed
     with session_scope() as session:
         if args.if_empty and session.execute(select(func.count()).select_from(Gemeente)).scalar():
-            print("routing table already filled; not seeded again")
+            # A table filled before the sectoral route existed gets the sector funds, once.
+            added = add_sector_funds(session)
+            print("routing table already filled; not seeded again"
+                  + (f" (sector funds added: {added['partner']} partners, {added['service']} services)"
+                     if added else ""))
             return 0
         counts = seed(session)
     print("routing table seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -142,10 +146,44 @@ def _cmd_routing_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_routing_coverage(args: argparse.Namespace) -> int:
+    from bot.routing import DatabaseUnavailable, coverage
+    region = args.region.upper() if args.region else None
+    try:
+        report = coverage(region)
+    except DatabaseUnavailable as exc:
+        print(f"coverage failed: the database is unreachable: {exc}", file=sys.stderr)
+        return 4
+    if not report["rows"]:
+        print(f"unknown arbeidsmarktregio {args.region!r} (a code such as AM01)", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    print(format_coverage(report))
+    return 0
+
+
+def format_coverage(report: dict) -> str:
+    """The coverage report as a table, the gaps first (see bot.routing.reach)."""
+    lines = [f"{'region':34} {'topic':19} {'gemeenten':>9} {'shown':>6} {'reachable':>9} "
+             f"{'verified':>8} {'held back':>9} {'no reach':>8}  held back (no phone, website, e-mail or address)"]
+    for r in report["rows"]:
+        region = f"{r['region_code']} {r['region_name']}"[:34]
+        lines.append(f"{region:34} {r['topic']:19} {r['gemeenten']:>9} {r['shown']:>6} {r['reachable']:>9} "
+                     f"{r['verified']:>8} {r['held_back']:>9} {r['without_reachable']:>8}  "
+                     f"{', '.join(r['held_back_partners']) or '-'}")
+    t = report["totals"]
+    lines.append(f"total: {t['shown']} cards shown, {t['reachable']} reachable ({t['reachable_share']:.1%}), "
+                 f"{t['verified']} verified, {t['held_back']} held back; {t['without_reachable']} "
+                 f"gemeente × topic without a reachable card")
+    return "\n".join(lines)
+
+
 def _cmd_route(args: argparse.Namespace) -> int:
     from bot.routing import DatabaseUnavailable, route
     try:
-        result = route(args.topic, args.place, args.audience)
+        result = route(args.topic, args.place, args.audience, sector=args.sector)
     except DatabaseUnavailable as exc:
         print(json.dumps({"error": "database_unavailable", "detail": str(exc)}) if args.json
               else f"De database is niet bereikbaar: {exc}", file=sys.stderr)
@@ -162,6 +200,16 @@ def _cmd_route(args: argparse.Namespace) -> int:
             contact = ", ".join(f"{k}: {v}" for k, v in s["contact"].items()) or "geen contactgegevens bekend"
             flag = "" if s["verified"] else " [niet geverifieerd]"
             print(f"- {s['partner']} ({s['partner_type']}, {s['scope']}){flag}: {s['service']} — {contact}")
+        sector = result.get("sector")
+        if sector:
+            print(f"sector {sector['input']!r} → {sector['key'] or 'onbekend'}"
+                  + (f" ({sector['name']})" if sector["name"] else ""))
+            for s in sector["services"]:
+                contact = ", ".join(f"{k}: {v}" for k, v in s["contact"].items()) or "geen contactgegevens bekend"
+                flag = "" if s["verified"] else " [niet geverifieerd]"
+                print(f"- {s['partner']} (sectorfonds){flag}: {s['service']} — {contact}")
+            if not sector["services"]:
+                print("- geen sectorfonds voor deze vraag: het Werkcentrum en de vakbond helpen verder")
     elif code == 2:
         print("Meerdere gemeenten: " + "; ".join(f"{c['gemeente']['name']} ({c['gemeente']['code']})"
                                                 for c in result["ambiguous"]))
@@ -210,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a .yml/.yaml file, partners.csv, services.csv or a directory holding them")
     im.add_argument("--dry-run", action="store_true", help="validate and report, change nothing")
     im.set_defaults(func=_cmd_routing_import)
+    cv = routing.add_parser("coverage", help="per arbeidsmarktregio × topic: cards shown, reachable, "
+                                             "verified and held back; the gaps first")
+    cv.add_argument("--region", metavar="AMxx", help="only this arbeidsmarktregio")
+    cv.add_argument("--json", action="store_true")
+    cv.set_defaults(func=_cmd_routing_coverage)
 
     ro = sub.add_parser("route", help="who helps with TOPIC in PLACE (the answer the actions give)")
     # The topics are spelled out here rather than imported: importing bot.routing for every
@@ -218,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a topic intent: " + ", ".join(ROUTE_TOPICS))
     ro.add_argument("--place", required=True, help="place name or postcode")
     ro.add_argument("--audience", choices=["werkzoekende", "werkende", "werkgever"])
+    ro.add_argument("--sector", metavar="KEY", help="the sectoral route too: a sector key (metaal, zorg_vvt, "
+                                                    "…) or words for one (lasser)")
     ro.add_argument("--json", action="store_true")
     ro.set_defaults(func=_cmd_route)
 
@@ -236,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 ROUTE_TOPICS = ("ask_retraining", "ask_debt_help", "ask_language_help", "ask_vacancies", "ask_benefits",
                 "ask_career_advice", "ask_dismissal_help", "ask_apprenticeship", "employer_hiring",
                 "employer_training")
-COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.webchat.cli", "bot.gateway.cli")
+COMMAND_MODULES = ("bot.handover.cli", "bot.privacy.cli", "bot.console.cli", "bot.channels.webchat.cli", "bot.gateway.cli")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -2,6 +2,7 @@
 sentences; tests/test_b1.py checks every one of them like the responses in domain.yml."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Dict, List
 
 TOPIC_NAMES = {
@@ -33,6 +34,32 @@ SERVICES_INTRO = "Hier vind je hulp bij {topic}:"
 NO_SERVICES = "Ik weet nog niet wie je hierbij in jouw regio helpt. Kijk op werkcentrum.nl voor het Werkcentrum bij jou in de buurt."
 SEVERAL_NEEDS = "Je hebt vragen over {needs}. Begin met {first}. Dat maakt de rest makkelijker."
 UNVERIFIED = "Let op: het Werkcentrum heeft deze gegevens nog niet gecontroleerd. Kijk voor de zekerheid ook op de website."
+# No card for a topic gives a phone number, website, e-mail or address: say where to look.
+NO_REACH = ("Ik heb nog geen telefoonnummer of website van deze groepen. "
+            "Kijk op werkcentrum.nl. Daar vind je het Werkcentrum bij jou in de buurt.")
+NO_REACH_GEMEENTE = ("Ik heb nog geen telefoonnummer of website van deze groepen. "
+                     "Kijk op werkcentrum.nl of op de website van je gemeente: {website}")
+VERIFIED_ON = "Gecontroleerd op {date}."
+VERIFIED = "Het Werkcentrum keek dit na."  # verified, but no date is known
+# --- the sectoral route (actions/routing.py, bot/routing/sectors.py) ---
+ASK_SECTOR = "In welke sector werk je? Bijvoorbeeld zorg, techniek of bouw."
+ASK_SECTOR_EMPLOYER = "In welke sector zit je bedrijf? Bijvoorbeeld zorg, techniek of bouw."
+# (button, sector key or answer): at most 10 (a WhatsApp list), titles at most 20 characters.
+SECTOR_BUTTONS = [("Zorg", "zorg"), ("Techniek", "techniek"), ("Bouw", "bouw"), ("Metaal", "metaal"),
+                  ("Transport", "transport"), ("Horeca", "horeca"), ("Winkel", "detailhandel"),
+                  ("Schoonmaak", "schoonmaak"), ("Weet ik niet", "onbekend"), ("Ik werk nu niet", "geen")]
+SECTOR_BUTTONS_EMPLOYER = [("Zorg", "zorg"), ("Techniek", "techniek"), ("Bouw", "bouw"), ("Metaal", "metaal"),
+                           ("Installatie", "installatie"), ("Transport", "transport"), ("Horeca", "horeca"),
+                           ("Winkel", "detailhandel"), ("Schoonmaak", "schoonmaak"), ("Weet ik niet", "onbekend")]
+SECTOR_INTRO = "Voor werk in {sector} is er ook hulp van de sector zelf:"
+SECTOR_INTRO_EMPLOYER = "Voor bedrijven in {sector} is er ook hulp van de sector zelf:"
+# No fund for the sector in the table, or the person does not know their sector.
+SECTOR_NO_FUND = "Voor jouw sector ken ik geen opleidingsfonds. Het Werkcentrum en de vakbond helpen je verder."
+SECTOR_NO_FUND_EMPLOYER = "Voor jouw sector ken ik geen opleidingsfonds. Het Werkcentrum zoekt met je mee."
+SECTOR_UNKNOWN = "Dat geeft niet. Het Werkcentrum en de vakbond weten welke cao bij je werk hoort."
+SECTOR_UNKNOWN_EMPLOYER = "Dat geeft niet. Het Werkcentrum zoekt met je uit welk fonds bij je bedrijf hoort."
+SECTOR_NO_REACH = "Ik heb nog geen website of telefoonnummer van hen. Het Werkcentrum en de vakbond helpen je verder."
+SECTOR_NO_REACH_EMPLOYER = "Ik heb nog geen website of telefoonnummer van hen. Het Werkcentrum helpt je verder."
 # --- the handover (actions/handover.py) ---
 CONSENT_ASK = ("Wil je dat {partner} contact met je opneemt? Dan geef ik hen je naam en hoe ze je bereiken. "
                "En dit gesprek, zonder je BSN of bankgegevens. We bewaren dit {days} dagen. Daarna wissen we alles.")
@@ -75,6 +102,16 @@ CONTACT_LABELS = {"phone": "Bel", "phone_hours": "Bereikbaar", "website": "Websi
                   "address": "Adres", "opening_hours": "Open"}
 
 
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+          "oktober", "november", "december")
+
+
+def dutch_date(day: date) -> str:
+    """ "maandag 4 mei 2026" (STYLE-B1: dates in words)."""
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
 def region_label(name: str) -> str:
     """ "Regio Zwolle" → "Zwolle": the texts already say "de regio {region}"."""
     return name[len("regio "):] if name and name.lower().startswith("regio ") else name
@@ -96,16 +133,31 @@ def partner_card(card: Dict) -> str:
     for key in ("phone", "phone_hours", "website", "email", "address", "opening_hours"):
         value = card.get("contact", {}).get(key)
         if value:
-            lines.append(f"{CONTACT_LABELS[key]}: {value}")
+            # A postbus is where letters go, not where you walk in.
+            postal = key == "address" and str(value).lower().startswith("postbus")
+            lines.append(f"{'Postadres' if postal else CONTACT_LABELS[key]}: {value}")
+    if card.get("verified") is True:
+        lines.append(_verified_line(card.get("verified_on")))
     return "\n".join(lines)
+
+
+def _verified_line(verified_on: object) -> str:
+    """The card's "gecontroleerd op <datum>" (an ISO date in the card's JSON, or a date)."""
+    day = verified_on if isinstance(verified_on, date) else None
+    if isinstance(verified_on, str):
+        try:
+            day = date.fromisoformat(verified_on[:10])
+        except ValueError:
+            day = None
+    return VERIFIED_ON.format(date=dutch_date(day)) if day else VERIFIED
 
 
 def all_texts() -> Dict[str, str]:
     """Every fixed text in this module, for the B1 check (placeholders filled with examples)."""
-    examples = {"name": "Haren", "place": "Amstrdam", "gemeente": "Midden-Groningen", "region": "Groningen",
+    examples = {"name": "Haren", "place": "Amstrdam", "sector": "de metaal", "gemeente": "Midden-Groningen", "region": "Groningen",
                 "topic": "schulden", "needs": "schulden en werk zoeken", "first": "schulden",
                 "partner": "Gemeente Zwolle", "days": 90, "number": "06 12345678", "method": "de telefoon",
-                "reference": "WC-2026-000123"}
+                "reference": "WC-2026-000123", "website": "https://www.zwolle.nl", "date": "maandag 4 mei 2026"}
     out = {}
     for key, value in globals().items():
         if key.isupper() and isinstance(value, str):

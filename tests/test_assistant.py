@@ -108,6 +108,38 @@ async def test_place_said_before_the_question_is_used(agent):
     assert is_consent(out[-1])
 
 
+def intros(out) -> list:
+    return [t for t in texts(out) if t and t.startswith("Hier vind je hulp bij")]
+
+
+@pytest.mark.parametrize("message,needs", [
+    # From the issue: the debts were lost, or the message ended in "Dat begreep ik niet goed".
+    ("ik heb schulden en zoek een baan", ["schulden", "werk zoeken"]),
+    ("ik ben mijn baan kwijt en heb geen geld meer voor de huur", ["schulden"]),
+    ("ik statushouder, wil werk maar mijn nederlands niet goed", ["Nederlands leren", "werk zoeken"]),
+    ("mij schulden. nederlands niet goed. zoek werk", ["schulden", "Nederlands leren", "werk zoeken"]),
+])
+async def test_several_needs_in_one_message_most_urgent_first(agent, message, needs):
+    sender, out = await say(agent, message)
+    assert response_text("utter_clarify") not in texts(out)
+    _, out = await say(agent, "Zwolle", sender)
+    found = [t.removeprefix("Hier vind je hulp bij ").rstrip(":") for t in intros(out)]
+    # Every named need gets its cards, in the order to take them up: the most urgent first.
+    assert found[0] == needs[0], found
+    assert [n for n in found if n in needs] == needs, found
+    if len(found) > 1:
+        assert any(t.startswith("Je hebt vragen over ") for t in texts(out))
+
+
+async def test_needs_and_the_place_in_one_message(agent):
+    _, out = await say(agent, "ik woon in tilburg, heb schulden en zoek werk")
+    said = texts(out)
+    assert messages.ASK_PLACE not in said
+    found = intros(out)
+    assert found[:2] == [messages.SERVICES_INTRO.format(topic="schulden"),
+                         messages.SERVICES_INTRO.format(topic=messages.TOPIC_NAMES["ask_vacancies"])], said
+
+
 async def test_crisis_wins_over_everything(agent):
     sender, _ = await say(agent, "ik heb schulden")
     _, out = await say(agent, "door al die schulden wil ik niet meer leven", sender)
@@ -184,3 +216,70 @@ async def test_bot_challenge_and_human(agent):
     assert "computer" in texts(out)[0]
     _, out = await say(agent, "ik wil met een echte medewerker praten", sender)
     assert texts(out) == [messages.HUMAN_INTRO, consent(messages.WERKCENTRUM_STAFF)]
+
+
+# --- the sectoral route (bot/routing/sectors.py): said before, asked once, "weet ik niet", employer --
+def sector_intro(out):
+    return [t for t in texts(out) if t and t.startswith("Voor ") and "hulp van de sector zelf" in t]
+
+
+async def test_a_lasser_who_wants_retraining_gets_the_oom_card(agent):
+    sender, out = await say(agent, "ik ben lasser en wil graag omscholen")
+    assert texts(out)[-1] == messages.ASK_PLACE
+    _, out = await say(agent, "Zwolle", sender)
+    said = texts(out)
+    assert messages.ASK_SECTOR not in said  # the sector was said: not asked
+    assert sector_intro(out) == [messages.SECTOR_INTRO.format(sector="de metaal")]
+    at = said.index(sector_intro(out)[0])
+    assert said.index(messages.SERVICES_INTRO.format(topic="omscholing of een opleiding")) < at
+    assert said[at + 1].startswith("OOM: ")
+    assert is_consent(out[-1])
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.get_slot("sector") == "metaal"
+
+
+async def test_weet_ik_niet_goes_on_with_the_regional_cards(agent):
+    sender, _ = await say(agent, "ik wil een andere baan, wat past er bij mij")
+    _, out = await say(agent, "Zwolle", sender)
+    assert texts(out)[-1] == messages.ASK_SECTOR
+    titles = [b["title"] for b in out[-1]["buttons"]]
+    assert titles[:3] == ["Zorg", "Techniek", "Bouw"] and "Weet ik niet" in titles
+    _, out = await say(agent, "weet ik niet", sender)
+    said = texts(out)
+    assert messages.SERVICES_INTRO.format(topic=messages.TOPIC_NAMES["ask_career_advice"]) in said
+    assert messages.SECTOR_UNKNOWN in said and not sector_intro(out)
+    assert messages.ASK_SECTOR not in said and is_consent(out[-1])
+    # Asked once: a second question with a sectoral route does not ask again.
+    _, out = await say(agent, "ik wil een opleiding volgen", sender)
+    assert messages.ASK_SECTOR not in texts(out)
+
+
+async def test_the_weet_ik_niet_button(agent):
+    sender, _ = await say(agent, "ik wil omscholen")
+    _, out = await say(agent, "Zwolle", sender)
+    button = next(b for b in out[-1]["buttons"] if b["title"] == "Weet ik niet")
+    _, out = await say(agent, button["payload"], sender)
+    assert messages.SECTOR_UNKNOWN in texts(out) and is_consent(out[-1])
+
+
+async def test_a_typed_sector_answer_gets_its_fund(agent):
+    sender, _ = await say(agent, "ik wil me laten omscholen")
+    await say(agent, "Zwolle", sender)
+    _, out = await say(agent, "in de thuiszorg", sender)
+    assert sector_intro(out) == [messages.SECTOR_INTRO.format(sector="de ouderenzorg en thuiszorg")]
+    assert any((t or "").startswith("A+O VVT: ") for t in texts(out))
+
+
+async def test_an_employer_is_asked_about_the_company(agent):
+    sender, _ = await say(agent, "ik wil mijn medewerkers laten bijscholen")
+    _, out = await say(agent, "Veenendaal", sender)
+    assert texts(out)[-1] == messages.ASK_SECTOR_EMPLOYER
+    _, out = await say(agent, "wij zijn een installatiebedrijf", sender)
+    assert sector_intro(out) == [messages.SECTOR_INTRO_EMPLOYER.format(sector="de installatietechniek")]
+    assert any((t or "").startswith("Wij Techniek: ") for t in texts(out)) and is_consent(out[-1])
+
+
+async def test_no_sector_question_for_debts(agent):
+    sender, _ = await say(agent, "ik heb schulden")
+    _, out = await say(agent, "Zwolle", sender)
+    assert messages.ASK_SECTOR not in texts(out) and is_consent(out[-1])

@@ -13,6 +13,12 @@ _services = yaml.safe_load((config.ROUTING_DIR / "services.yml").read_text())["s
 OTHER += [b1.check_text(f"services.yml:{s['topic']}:{s['partner']}",
                         " ".join(filter(None, [s["description"], s.get("conditions")])))
           for s in _services]
+# The cards of the sectoral route (data/routing/sector_cards.yml), also with the condition a
+# working person reads on the card of a fund that serves only employers.
+from bot.routing.seed import VIA_EMPLOYER, load_sector_cards  # noqa: E402
+
+OTHER += [b1.check_text(f"sector_cards.yml:{c['sector']}:{c['fund']}", f"{c['description']} {VIA_EMPLOYER}")
+          for c in load_sector_cards(config.ROUTING_DIR)]
 # The WhatsApp channel's own texts (bot/channels/whatsapp.py).
 from bot.channels import whatsapp  # noqa: E402
 

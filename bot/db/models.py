@@ -2,9 +2,12 @@
 place alias, partner and service. Every row records its source and whether a person verified it."""
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint)
-from sqlalchemy.orm import declarative_base, relationship
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index,
+                        Integer, MetaData, String, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, declarative_base, relationship
 
 # Stable constraint names, so Alembic migrations work the same on SQLite and PostgreSQL.
 metadata = MetaData(naming_convention={
@@ -14,96 +17,144 @@ metadata = MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 })
-Base = declarative_base(metadata=metadata)
+if TYPE_CHECKING:
+    # The type checker reads SQLAlchemy 2.0's typed declarative API: `Mapped[...]` attributes give
+    # plain Python types on instances. At run time the models stay the classic declarative ones
+    # with `Column`, identical on SQLAlchemy 1.4 (the core's runtime, Python 3.10, which has no
+    # `mapped_column`/`DeclarativeBase`) and 2.0 (the maintained runtime, which reads the
+    # `Mapped` annotations and accepts `Column` values).
+    from typing import ClassVar
+
+    from sqlalchemy import Table
+    from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+    class Base(DeclarativeBase):
+        metadata = metadata
+        __table__: ClassVar[Table]  # every model here maps one Table (insert()/update() on it)
+else:
+    Base = declarative_base(metadata=metadata)
+    mapped_column = Column
 
 SCOPES = ("national", "region", "gemeente")
 AUDIENCES = ("werkzoekende", "werkende", "werkgever")
 PARTNER_TYPES = ("gemeente", "uwv", "vakbond", "sbb", "wsp", "werkcentrum", "onderwijs",
                  "werkgeversorganisatie", "taalhuis", "juridisch_loket", "schuldhulp",
-                 "inburgering", "leerwerkloket", "scholing_info", "crisis")
+                 "inburgering", "leerwerkloket", "scholing_info", "crisis",
+                 # a sector's O&O/A&O fund or career portal: the sectoral route (bot/routing/sectors.py)
+                 "sectorfonds")
 
 
 class Provenance:
-    source = Column(Text, nullable=False, default="")
-    verified = Column(Boolean, nullable=False, default=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
 class Arbeidsmarktregio(Provenance, Base):
     __tablename__ = "arbeidsmarktregio"
-    code = Column(String(8), primary_key=True)  # AM01 … AM38 (not contiguous)
-    name = Column(String(120), nullable=False)
-    gemeenten = relationship("Gemeente", back_populates="region")
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)  # AM01 … AM38 (not contiguous)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    gemeenten: Mapped[list[Gemeente]] = relationship("Gemeente", back_populates="region")
 
 
 class Gemeente(Provenance, Base):
     __tablename__ = "gemeente"
-    code = Column(String(8), primary_key=True)  # CBS code GM0014
-    name = Column(String(120), nullable=False)
-    province = Column(String(60), nullable=False)
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"), nullable=False, index=True)
-    region = relationship("Arbeidsmarktregio", back_populates="gemeenten")
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)  # CBS code GM0014
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    province: Mapped[str] = mapped_column(String(60), nullable=False)
+    region_code: Mapped[str] = mapped_column(
+        String(8), ForeignKey("arbeidsmarktregio.code"), nullable=False, index=True)
+    region: Mapped[Arbeidsmarktregio] = relationship("Arbeidsmarktregio", back_populates="gemeenten")
 
 
 class Woonplaats(Provenance, Base):
     __tablename__ = "woonplaats"
-    id = Column(Integer, primary_key=True)
-    code = Column(String(8), nullable=False, unique=True)  # BAG woonplaatscode
-    name = Column(String(120), nullable=False)              # official, e.g. "Haren Gn"
-    basename = Column(String(120), nullable=False, index=True)  # as people say it: "Haren"
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"), nullable=False, index=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), nullable=False, unique=True)  # BAG woonplaatscode
+    name: Mapped[str] = mapped_column(String(120), nullable=False)  # official, e.g. "Haren Gn"
+    basename: Mapped[str] = mapped_column(String(120), nullable=False, index=True)  # as people say it: "Haren"
+    gemeente_code: Mapped[str] = mapped_column(String(8), ForeignKey("gemeente.code"), nullable=False, index=True)
 
 
 class Postcode(Provenance, Base):
     __tablename__ = "postcode"
-    pc4 = Column(String(4), primary_key=True)
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"), primary_key=True)
-    share = Column(Float, nullable=False, default=1.0)  # part of the PC4's PC6 codes in this gemeente
+    pc4: Mapped[str] = mapped_column(String(4), primary_key=True)
+    gemeente_code: Mapped[str] = mapped_column(String(8), ForeignKey("gemeente.code"), primary_key=True)
+    # part of the PC4's PC6 codes in this gemeente
+    share: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)
 
 
 class PlaceAlias(Provenance, Base):
     __tablename__ = "place_alias"
-    id = Column(Integer, primary_key=True)
-    alias = Column(String(120), nullable=False, index=True)
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"), nullable=False)
-    kind = Column(String(40), nullable=False, default="")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(String(120), nullable=False, index=True)
+    gemeente_code: Mapped[str] = mapped_column(String(8), ForeignKey("gemeente.code"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False, default="")
     __table_args__ = (UniqueConstraint("alias", "gemeente_code"),)
 
 
 class Partner(Provenance, Base):
     __tablename__ = "partner"
-    id = Column(String(80), primary_key=True)  # stable key: "uwv", "gemeente-GM0014", "wsp-AM22-1"
-    type = Column(String(40), nullable=False, index=True)
-    name = Column(String(200), nullable=False)
-    description = Column(Text, nullable=False, default="")
-    website = Column(String(300))
-    phone = Column(String(60))
-    phone_hours = Column(String(200))
-    email = Column(String(200))
-    address = Column(String(300))
-    opening_hours = Column(String(200))
-    handover_email = Column(String(200))
-    handover_webhook = Column(String(300))
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"), index=True)
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"), index=True)
-    checked_on = Column(Date)
-    services = relationship("Service", back_populates="partner", cascade="all, delete-orphan")
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # stable key: "uwv", "gemeente-GM0014", "wsp-AM22-1"
+    type: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    website: Mapped[Optional[str]] = mapped_column(String(300))
+    phone: Mapped[Optional[str]] = mapped_column(String(60))
+    phone_hours: Mapped[Optional[str]] = mapped_column(String(200))
+    email: Mapped[Optional[str]] = mapped_column(String(200))
+    address: Mapped[Optional[str]] = mapped_column(String(300))
+    opening_hours: Mapped[Optional[str]] = mapped_column(String(200))
+    handover_email: Mapped[Optional[str]] = mapped_column(String(200))
+    handover_webhook: Mapped[Optional[str]] = mapped_column(String(300))
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"), index=True)
+    gemeente_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("gemeente.code"), index=True)
+    checked_on: Mapped[Optional[date]] = mapped_column(Date)
+    # For administrators only (console, export): what is known about the row, such as "intentie
+    # 7 sep 2023; bestaan niet bevestigd". Never on a card: a person sees `name`.
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    # Who confirmed the row and when (UTC): the card then says "gecontroleerd op <datum>".
+    verified_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    verified_by: Mapped[Optional[str]] = mapped_column(String(200))
+    # The sectoral route (type sectorfonds): the sector key ("metaal", "zorg_vvt") and the words
+    # people use for that sector and its jobs, ";"-separated ("metaal;lasser;cnc"), which
+    # bot/routing/sectors.py finds in what a person says.
+    sector: Mapped[Optional[str]] = mapped_column(String(40))
+    sector_words: Mapped[Optional[str]] = mapped_column(Text)
+    services: Mapped[list[Service]] = relationship("Service", back_populates="partner",
+                                                   cascade="all, delete-orphan")
+    field_sources: Mapped[list[PartnerFieldSource]] = relationship(
+        "PartnerFieldSource", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PartnerFieldSource(Base):
+    """Where one contact detail of a partner comes from (website, email, address, phone), when
+    that was checked, and a doubt about it. A detail with a doubt (a 2018 phone number of a
+    gemeente that changed since) is shown to a person only once the partner row is verified."""
+    __tablename__ = "partner_field_source"
+    partner_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(20), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    checked_on: Mapped[Optional[date]] = mapped_column(Date)
+    doubt: Mapped[Optional[str]] = mapped_column(Text)
 
 
 class Service(Provenance, Base):
     __tablename__ = "service"
-    id = Column(Integer, primary_key=True)
-    partner_id = Column(String(80), ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, index=True)
-    topic = Column(String(40), nullable=False)
-    scope = Column(String(10), nullable=False)
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"))
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"))
-    audience = Column(String(20), nullable=False)
-    description = Column(Text, nullable=False)
-    conditions = Column(Text, nullable=False, default="")
-    priority = Column(Integer, nullable=False, default=50)
-    valid_from = Column(Date)
-    valid_until = Column(Date)
-    partner = relationship("Partner", back_populates="services")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, index=True)
+    topic: Mapped[str] = mapped_column(String(40), nullable=False)
+    scope: Mapped[str] = mapped_column(String(10), nullable=False)
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"))
+    gemeente_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("gemeente.code"))
+    audience: Mapped[str] = mapped_column(String(20), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    conditions: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=50)
+    valid_from: Mapped[Optional[date]] = mapped_column(Date)
+    valid_until: Mapped[Optional[date]] = mapped_column(Date)
+    partner: Mapped[Partner] = relationship("Partner", back_populates="services")
     __table_args__ = (
         CheckConstraint("scope IN ('national', 'region', 'gemeente')", name="scope"),
         CheckConstraint("audience IN ('werkzoekende', 'werkende', 'werkgever')", name="audience"),
@@ -131,34 +182,39 @@ OUTBOX_STATUSES = ("pending", "sent")
 
 class Handover(Base):
     __tablename__ = "handover"
-    id = Column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # WC-2026-4829173650: the year and 10 random digits (bot.handover.make_reference), unique here.
     # Rows made before references were random keep their counter form, WC-2026-000123.
-    reference = Column(String(20), unique=True)
-    created_at = Column(DateTime, nullable=False, index=True)
-    updated_at = Column(DateTime, nullable=False)
-    status = Column(String(10), nullable=False, default="new", index=True)
-    conversation_id = Column(String(200), nullable=False, index=True)  # Rasa sender id, for `gids forget`
-    channel = Column(String(20), nullable=False, default="rest")       # socketio, whatsapp, rest, ...
-    partner_id = Column(String(80), ForeignKey("partner.id"), nullable=False, index=True)
-    service_id = Column(Integer, ForeignKey("service.id", ondelete="SET NULL"))
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"), index=True)
-    gemeente_code = Column(String(8), ForeignKey("gemeente.code"))
-    topics = Column(Text, nullable=False, default="[]")   # JSON list of topic intents, first = main
-    audience = Column(String(20), nullable=False, default="werkzoekende")
-    reason = Column(String(20), nullable=False, default="routing")  # routing, request_human, fallback
-    contact_name = Column(String(200), nullable=False)
-    contact_method = Column(String(10), nullable=False)
-    contact_value = Column(String(200), nullable=False)
-    summary = Column(Text, nullable=False, default="")
-    claimed_by = Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
-    claimed_at = Column(DateTime)
-    closed_at = Column(DateTime)
-    transcript = relationship("TranscriptLine", order_by="TranscriptLine.position",
-                              cascade="all, delete-orphan", passive_deletes=True)
-    notes = relationship("HandoverNote", order_by="HandoverNote.created_at",
-                         cascade="all, delete-orphan", passive_deletes=True)
-    partner = relationship("Partner")
+    reference: Mapped[Optional[str]] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="new", index=True)
+    # Rasa sender id, for `gids forget`
+    conversation_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    # socketio, whatsapp, rest, ...
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default="rest")
+    partner_id: Mapped[str] = mapped_column(String(80), ForeignKey("partner.id"), nullable=False, index=True)
+    service_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("service.id", ondelete="SET NULL"))
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"), index=True)
+    gemeente_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("gemeente.code"))
+    topics: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list of topic intents, first = main
+    audience: Mapped[str] = mapped_column(String(20), nullable=False, default="werkzoekende")
+    # routing, request_human, fallback
+    reason: Mapped[str] = mapped_column(String(20), nullable=False, default="routing")
+    contact_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    contact_method: Mapped[str] = mapped_column(String(10), nullable=False)
+    contact_value: Mapped[str] = mapped_column(String(200), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    claimed_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    transcript: Mapped[list[TranscriptLine]] = relationship(
+        "TranscriptLine", order_by="TranscriptLine.position", cascade="all, delete-orphan",
+        passive_deletes=True)
+    notes: Mapped[list[HandoverNote]] = relationship(
+        "HandoverNote", order_by="HandoverNote.created_at", cascade="all, delete-orphan",
+        passive_deletes=True)
+    partner: Mapped[Partner] = relationship("Partner")
     __table_args__ = (
         CheckConstraint("status IN ('new', 'claimed', 'closed')", name="status"),
         CheckConstraint("contact_method IN ('phone', 'email', 'whatsapp')", name="contact_method"),
@@ -167,41 +223,44 @@ class Handover(Base):
 
 class TranscriptLine(Base):
     __tablename__ = "transcript_line"
-    id = Column(Integer, primary_key=True)
-    handover_id = Column(Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
-    position = Column(Integer, nullable=False)
-    speaker = Column(String(10), nullable=False)  # "persoon" or "gids"
-    text = Column(Text, nullable=False)           # already redacted
-    sent_at = Column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    speaker: Mapped[str] = mapped_column(String(10), nullable=False)  # "persoon" or "gids"
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # already redacted
+    sent_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     __table_args__ = (UniqueConstraint("handover_id", "position"),)
 
 
 class HandoverNote(Base):
     __tablename__ = "handover_note"
-    id = Column(Integer, primary_key=True)
-    handover_id = Column(Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
-    user_id = Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
-    created_at = Column(DateTime, nullable=False)
-    text = Column(Text, nullable=False)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class OutboxMessage(Base):
     """A partner notification waiting to be delivered. Written in the handover's transaction;
     the worker retries with backoff and never drops it (status stays 'pending')."""
     __tablename__ = "outbox_message"
-    id = Column(Integer, primary_key=True)
-    handover_id = Column(Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
-    partner_id = Column(String(80), ForeignKey("partner.id"), nullable=False)
-    kind = Column(String(10), nullable=False)          # email or webhook
-    target = Column(String(300), nullable=False)       # e-mail address or URL
-    idempotency_key = Column(String(80), nullable=False, unique=True)
-    payload = Column(Text, nullable=False)             # JSON
-    status = Column(String(10), nullable=False, default="pending", index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime, nullable=False, index=True)
-    last_error = Column(Text)
-    created_at = Column(DateTime, nullable=False)
-    sent_at = Column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("handover.id", ondelete="CASCADE"), nullable=False, index=True)
+    partner_id: Mapped[str] = mapped_column(String(80), ForeignKey("partner.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # email or webhook
+    target: Mapped[str] = mapped_column(String(300), nullable=False)  # e-mail address or URL
+    idempotency_key: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint("kind IN ('email', 'webhook')", name="kind"),
         CheckConstraint("status IN ('pending', 'sent')", name="status"),
@@ -210,16 +269,17 @@ class OutboxMessage(Base):
 
 class StaffUser(Base):
     __tablename__ = "staff_user"
-    id = Column(Integer, primary_key=True)
-    username = Column(String(120), nullable=False, unique=True)
-    display_name = Column(String(200), nullable=False, default="")
-    password_hash = Column(String(300), nullable=False)  # argon2
-    role = Column(String(12), nullable=False)             # werkcentrum, partner, admin
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"))  # werkcentrum staff
-    partner_id = Column(String(80), ForeignKey("partner.id"))            # partner staff
-    active = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime, nullable=False)
-    last_login_at = Column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    password_hash: Mapped[str] = mapped_column(String(300), nullable=False)  # argon2
+    role: Mapped[str] = mapped_column(String(12), nullable=False)  # werkcentrum, partner, admin
+    # werkcentrum staff
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"))
+    partner_id: Mapped[Optional[str]] = mapped_column(String(80), ForeignKey("partner.id"))  # partner staff
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint("role IN ('werkcentrum', 'partner', 'admin')", name="role"),
         CheckConstraint("role != 'partner' OR partner_id IS NOT NULL", name="partner_has_partner"),
@@ -230,25 +290,28 @@ class StaffUser(Base):
 class ApiToken(Base):
     """A partner system's key to the JSON API; only its SHA-256 is stored."""
     __tablename__ = "api_token"
-    id = Column(Integer, primary_key=True)
-    partner_id = Column(String(80), ForeignKey("partner.id"), nullable=False, index=True)
-    name = Column(String(120), nullable=False, default="")
-    token_hash = Column(String(64), nullable=False, unique=True)
-    created_at = Column(DateTime, nullable=False)
-    revoked_at = Column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(80), ForeignKey("partner.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
 
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
-    id = Column(Integer, primary_key=True)
-    at = Column(DateTime, nullable=False, index=True)
-    user_id = Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
-    actor = Column(String(200), nullable=False)      # username, "api:<partner>", "gids", "system"
-    action = Column(String(40), nullable=False)      # view, claim, note, forward, close, export, login, ...
-    handover_id = Column(Integer, ForeignKey("handover.id", ondelete="SET NULL"), index=True)
-    handover_reference = Column(String(20))          # kept after the handover itself is purged
-    detail = Column(Text, nullable=False, default="")
-    ip = Column(String(64))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)  # username, "api:<partner>", "gids", "system"
+    # view, claim, note, forward, close, export, login, ...
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    handover_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("handover.id", ondelete="SET NULL"), index=True)
+    # kept after the handover itself is purged
+    handover_reference: Mapped[Optional[str]] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    ip: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):
@@ -256,34 +319,35 @@ class LoginThrottle(Base):
     per key, changed with single conditional UPDATEs so concurrent logins never both pass the
     check. The key is a keyed hash; the row says nothing once ``window_end`` has passed."""
     __tablename__ = "login_throttle"
-    key = Column(String(64), primary_key=True)       # "user:<hmac>" or "addr:<hmac>"
-    failures = Column(Integer, nullable=False, default=0)
-    window_end = Column(DateTime, nullable=False, index=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # "user:<hmac>" or "addr:<hmac>"
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    window_end: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
 
 
 class QuestionSignal(Base):
     """One routed question, without anything personal: the trends page counts these."""
     __tablename__ = "question_signal"
-    id = Column(Integer, primary_key=True)
-    asked_on = Column(Date, nullable=False, index=True)
-    topic = Column(String(40), nullable=False)
-    region_code = Column(String(8), ForeignKey("arbeidsmarktregio.code"))  # NULL: place not known
-    audience = Column(String(20), nullable=False, default="werkzoekende")
-    channel = Column(String(20), nullable=False, default="rest")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asked_on: Mapped[date] = mapped_column(Date, nullable=False, index=True)
+    topic: Mapped[str] = mapped_column(String(40), nullable=False)
+    # NULL: place not known
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"))
+    audience: Mapped[str] = mapped_column(String(20), nullable=False, default="werkzoekende")
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default="rest")
 
 
 class ChannelMessageSeen(Base):
     """Message ids a channel has already processed, so a retried webhook delivery is handled once,
     also after a restart."""
     __tablename__ = "channel_message_seen"
-    channel = Column(String(20), primary_key=True)
-    message_id = Column(String(200), primary_key=True)
-    received_at = Column(DateTime, nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
 
 
 class ChannelContact(Base):
     """When a person last wrote on a channel (WhatsApp's 24-hour customer-service window)."""
     __tablename__ = "channel_contact"
-    channel = Column(String(20), primary_key=True)
-    user_id = Column(String(200), primary_key=True)
-    last_inbound_at = Column(DateTime, nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_inbound_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)

@@ -7,7 +7,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 import yaml
 
@@ -26,7 +26,7 @@ def _read_csv(path: Path) -> List[Dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def place_names(routing_dir: Path = None) -> List[str]:
+def place_names(routing_dir: Optional[Path] = None) -> List[str]:
     """Every gemeente, woonplaats and everyday place name, as people write them."""
     d = Path(routing_dir or config.ROUTING_DIR)
     names: Set[str] = set()
@@ -39,7 +39,7 @@ def place_names(routing_dir: Path = None) -> List[str]:
     return sorted(n for n in names if n)
 
 
-def languages(nlu_dir: Path = None) -> List[str]:
+def languages(nlu_dir: Optional[Path] = None) -> List[str]:
     """The ``language`` lookup table in data/nlu/lookups.yml."""
     path = Path(nlu_dir or config.NLU_DIR) / "lookups.yml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -6,21 +6,25 @@ become ``nlu_fallback``, whatever the classifier and the FallbackClassifier said
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 
+from bot.nlp.needs import EMPLOYER_TOPICS, RESIDENT_TOPICS, find_needs, needs_of, triage_order
 from bot.safety import mentions_crisis
 from bot.text import InputKind, classify_input, clean_for_classifier
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 CRISIS_INTENT = "crisis"
 FALLBACK_INTENT = "nlu_fallback"
@@ -117,6 +121,43 @@ def _override(message: Message, intent: str) -> None:
                 add_to_output=True)
 
 
+NEED_ENTITY = "need"
+# Intents a named need may replace: the fallback (two topics compete, or broken Dutch), a place
+# said together with the needs ("ik woon in Tilburg en heb schulden"), a greeting in front of them.
+# Answers (ja, nee, dank je) and the rest keep their intent.
+NEED_MAY_REPLACE = {FALLBACK_INTENT, "inform_location", "greet", None}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class NeedFinder(_Stateless):
+    """Every need the message names (bot/nlp/needs.py), as ``need`` entities in the order to take
+    them up; the first becomes the intent when the classifier fell back or heard only a place or
+    a greeting. Sits after the FallbackClassifier and before the SafetyNet."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        topics = set(RESIDENT_TOPICS + EMPLOYER_TOPICS)
+        for message in messages:
+            text = message.get(TEXT) or ""
+            intent = (message.get(INTENT) or {}).get("name")
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
+            classified = ranking[0]["name"] if ranking else None
+            named = {n.topic: n for n in find_needs(text)}
+            # The classifier's topic counts unless it fell back: then only the words speak.
+            needs = needs_of(text, classified if intent in topics else None)
+            if not needs:
+                continue
+            ordered = triage_order(needs)
+            entities = list(message.get(ENTITIES) or [])
+            for topic in ordered:
+                span = named.get(topic)
+                entities.append({"entity": NEED_ENTITY, "value": topic, "confidence": 1.0, "extractor": "NeedFinder",
+                                 "start": span.start if span else 0, "end": span.end if span else len(text)})
+            message.set(ENTITIES, entities, add_to_output=True)
+            if intent in NEED_MAY_REPLACE and intent not in topics:
+                _override(message, ordered[0])
+        return messages
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNet(_Stateless):
     def process(self, messages: List[Message]) -> List[Message]:
@@ -152,7 +193,7 @@ class GuardedLogisticRegressionClassifier(LogisticRegressionClassifier):
     def get_default_config() -> Dict[Text, Any]:
         return {**LogisticRegressionClassifier.get_default_config(), "binary": [], "lengths": {}}
 
-    def _create_X(self, messages: List[Message]) -> "sparse.csr_matrix":  # noqa: F821 (imported below)
+    def _create_X(self, messages: List[Message]) -> sparse.csr_matrix:
         from scipy import sparse
 
         lengths = self.config.get("lengths") or {}

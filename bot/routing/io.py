@@ -21,10 +21,10 @@ import io
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union, cast
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -35,14 +35,23 @@ from sqlalchemy.orm import Session
 
 from bot.db import session_scope
 from bot.db.models import (AUDIENCES, PARTNER_TYPES, SCOPES, Arbeidsmarktregio, Gemeente, Partner,
+                           PartnerFieldSource,
                            Service)
 from bot.routing.places import forget_cached_indexes
 from bot.routing.services import EMPLOYER_TOPICS, TOPICS
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
 FORMAT_VERSION = 1
-PARTNER_FIELDS = ("id", "type", "name", "description", "website", "phone", "phone_hours", "email",
+# `note` is for administrators only (never on a card); verified_at/verified_by say who confirmed the row.
+# `sector` and `sector_words` (";"-separated) are the sectoral route of a sectorfonds (bot/routing/sectors.py).
+PARTNER_FIELDS = ("id", "type", "name", "note", "description", "website", "phone", "phone_hours", "email",
                   "address", "opening_hours", "handover_email", "handover_webhook", "region_code",
-                  "gemeente_code", "checked_on", "source", "verified")
+                  "gemeente_code", "sector", "sector_words", "checked_on", "source", "verified_at",
+                  "verified_by", "verified")
+# A changed value no longer comes from the source recorded for it in partner_field_source.
+SOURCED_FIELDS = ("website", "email", "address", "phone")
 SERVICE_FIELDS = ("partner_id", "topic", "scope", "region_code", "gemeente_code", "audience",
                   "description", "conditions", "priority", "valid_from", "valid_until", "source",
                   "verified")
@@ -52,6 +61,7 @@ SERVICE_REQUIRED = ("partner_id", "topic", "scope", "audience", "description")
 SERVICE_IDENTITY = ("partner_id", "topic", "audience", "scope", "region_code", "gemeente_code",
                     "valid_from", "valid_until")
 DATE_FIELDS = ("checked_on", "valid_from", "valid_until")
+DATETIME_FIELDS = ("verified_at",)
 URL_FIELDS = ("website", "handover_webhook")
 EMAIL_FIELDS = ("email", "handover_email")
 TRUE, FALSE = {"true", "ja", "1", "yes", "waar"}, {"false", "nee", "0", "no", "onwaar"}
@@ -59,6 +69,7 @@ TRUE, FALSE = {"true", "ja", "1", "yes", "waar"}, {"false", "nee", "0", "no", "o
 _EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
                     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SECTOR_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Gemeenten are called on 14 + netnummer ("14 050"); allowed explicitly in case a phonenumbers
 # release stops listing these short numbers as valid.
 _GEMEENTE_14 = re.compile(r"^14[ -]?0\d{2,3}$")
@@ -446,8 +457,23 @@ def _column_default(column):
     return column.default.arg if column.default is not None else (None if column.nullable else "")
 
 
+def _parse_datetime(text: str) -> Optional[datetime]:
+    """ "2026-12-05", "2026-12-05 14:30:00" (YAML) or "2026-12-05T14:30:00" (CSV), UTC."""
+    if not _ISO_DATE.match(text[:10]) or (len(text) > 10 and text[10] not in " T"):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def _convert(name: str, value: str) -> Tuple[object, Optional[str]]:
     """Text → the column's type; returns (value, reason it is not valid)."""
+    if name in DATETIME_FIELDS:
+        moment = _parse_datetime(value)
+        if moment is not None and moment.tzinfo is not None:
+            moment = None  # stored as UTC without a time zone, like every other time here
+        return moment, None if moment else f"{value!r} is not a date as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
     if name in DATE_FIELDS:
         parsed = _parse_date(value)
         return parsed, None if parsed else f"{value!r} is not a date as YYYY-MM-DD"
@@ -479,7 +505,8 @@ def validate(session: Session, partner_rows: List[Row], service_rows: List[Row]
     valid partners and services (only the fields present in the file) and every problem."""
     problems: List[Problem] = []
     regions = set(session.execute(select(Arbeidsmarktregio.code)).scalars())
-    gemeente_region = dict(session.execute(select(Gemeente.code, Gemeente.region_code)).all())
+    gemeente_region: Dict[str, str] = {
+        code: region for code, region in session.execute(select(Gemeente.code, Gemeente.region_code))}
     codes = {
         "region_code": lambda v: None if v in regions else f"{v!r} is not a known arbeidsmarktregio code",
         "gemeente_code": lambda v: None if v in gemeente_region else f"{v!r} is not a known gemeente code",
@@ -492,7 +519,9 @@ def validate(session: Session, partner_rows: List[Row], service_rows: List[Row]
 
     partners: List[Dict] = []
     first_seen: Dict[str, Row] = {}
-    partner_checks = {"type": _one_of(PARTNER_TYPES), **codes}
+    partner_checks = {"type": _one_of(PARTNER_TYPES), **codes,
+                      "sector": lambda v: None if _SECTOR_KEY.match(v) else
+                      f"{v!r} is not a sector key (lower-case letters, digits and _, such as zorg_vvt)"}
     for row in partner_rows:
         c = _Checker(Partner, row, problems)
         for name in PARTNER_FIELDS:
@@ -568,6 +597,10 @@ def apply_import(session: Session, partners: List[Dict], services: List[Dict]) -
         changed = {k: v for k, v in values.items() if getattr(partner, k) != v}
         for k, v in changed.items():
             setattr(partner, k, v)
+        resourced = [k for k in SOURCED_FIELDS if k in changed]
+        if resourced:  # the administrator's value: its old source (and any doubt) no longer applies
+            session.execute(delete(PartnerFieldSource).where(PartnerFieldSource.partner_id == partner.id,
+                                                             PartnerFieldSource.field.in_(resourced)))
         if changed:
             summary.partners_updated += 1
         else:
@@ -576,8 +609,9 @@ def apply_import(session: Session, partners: List[Dict], services: List[Dict]) -
 
     replaced = sorted({s["partner_id"] for s in services})
     if replaced:
-        result = session.execute(delete(Service).where(Service.partner_id.in_(replaced))
-                                 .execution_options(synchronize_session=False))
+        # A DELETE gives a CursorResult (with rowcount); Session.execute is typed as returning Result.
+        result = cast("CursorResult[Any]", session.execute(
+            delete(Service).where(Service.partner_id.in_(replaced)).execution_options(synchronize_session=False)))
         summary.services_removed = result.rowcount
         session.add_all(Service(**values) for values in services)
         session.flush()

@@ -147,14 +147,24 @@ def test_several_needs_debts_first(use_db):
 
 def test_set_topic_remembers_needs_and_uses_an_earlier_place(use_db):
     d = CollectingDispatcher()
-    ranking = [{"name": "ask_debt_help", "confidence": 0.6}, {"name": "ask_retraining", "confidence": 0.3},
-               {"name": "greet", "confidence": 0.1}]
+    # The core's NeedFinder sends every need of the message as a "need" entity, most urgent first.
+    needs = [{"entity": "need", "value": "ask_debt_help", "start": 0, "end": 8},
+             {"entity": "need", "value": "ask_retraining", "start": 12, "end": 21}]
     events = ActionSetTopic().run(d, tracker({"needs": ["ask_vacancies"], "location": "Zwolle"},
-                                             "schulden en omscholen", "ask_debt_help", ranking=ranking), DOMAIN)
+                                             "schulden en omscholen", "ask_retraining", entities=needs), DOMAIN)
     slots = slot_events(events)
     assert slots["needs"] == ["ask_vacancies", "ask_debt_help", "ask_retraining"]
     assert slots["topic"] == "ask_debt_help"
     assert slots["gemeente_code"] == "GM0193" and slots["place"] == "Zwolle"
+
+
+def test_set_topic_without_need_entities_takes_the_intent(use_db):
+    # A button payload ("/ask_debt_help") or a model without the NeedFinder: the intent alone.
+    ranking = [{"name": "ask_debt_help", "confidence": 0.6}, {"name": "ask_retraining", "confidence": 0.3}]
+    events = ActionSetTopic().run(CollectingDispatcher(), tracker({}, "/ask_debt_help", "ask_debt_help",
+                                                                  ranking=ranking), DOMAIN)
+    assert slot_events(events)["needs"] == ["ask_debt_help"]
+    assert slot_events(events)["topic"] == "ask_debt_help"
 
 
 def test_set_topic_with_an_ambiguous_earlier_place_prepares_the_choice(use_db):

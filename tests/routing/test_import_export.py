@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from bot import cli
 from bot.db import engine_for, make_engine, migrate, session_scope
-from bot.db.models import PARTNER_TYPES, Partner, Service
+from bot.db.models import PARTNER_TYPES, Partner, PartnerFieldSource, Service
 from bot.routing import io as rio
 from bot.routing.seed import seed
 from bot.routing.services import TOPICS
 from tests.conftest import migrate_and_seed
 from tests.routing.conftest import _drop, _new_database
 
-SEED_PARTNERS, SEED_SERVICES = 386, 3287
+# 30 sector funds (partners/sector_funds.csv) with 119 services are among them.
+SEED_PARTNERS, SEED_SERVICES = 416, 3406
 # werkcentrum.nl is a partner without services of its own (the national handover target)
 SEED_PARTNERS_WITH_SERVICES = SEED_PARTNERS - 1
 
@@ -232,11 +233,18 @@ def test_edited_yaml_updates_exactly_what_changed(clone, tmp_path, monkeypatch):
     assert after == edited.read_text(encoding="utf-8")
     changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert changed == ["-  phone: null", "+  phone: 14 050", "-  verified: false", "+  verified: true",
+    assert changed == ["-  phone: (050) 367 91 11", "+  phone: 14 050", "-  verified: false", "+  verified: true",
                        f"-  description: {old_description}",
                        "+  description: Geldfit helpt je gratis, ook als je werkt."]
     p = get_partner(engine, "gemeente-GM0014")
-    assert (p.phone, p.verified, p.name, p.website) == ("14 050", True, "Gemeente Groningen", None)
+    assert (p.phone, p.verified, p.name, p.website) == ("14 050", True, "Gemeente Groningen",
+                                                         "https://gemeente.groningen.nl")
+    # The administrator's phone number no longer comes from the 2018 list (nor has its doubt);
+    # the other details keep their source.
+    with session_scope(engine) as session:
+        sources = {f.field: f.doubt for f in session.execute(
+            select(PartnerFieldSource).where(PartnerFieldSource.partner_id == "gemeente-GM0014")).scalars()}
+    assert sources == {"website": None, "email": None, "address": None}
     assert counts(engine) == (SEED_PARTNERS, SEED_SERVICES)
 
 

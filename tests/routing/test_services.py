@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import make_engine, session_scope
-from bot.db.models import Partner, Service
+from bot.db.models import Partner, PartnerFieldSource, Service
 from bot.routing import RESOLVED, GemeenteRef, order_needs, resolve_place, route, services_for
 from bot.routing.places import forget_cached_indexes
 from bot.routing.seed import seed
@@ -98,44 +98,53 @@ def test_scope_then_priority_order_everywhere(engine):
     assert not bad, "\n".join(bad[:20])
 
 
-def test_rotterdam_gets_rijnmond_partners_before_national_ones(engine):
+def test_a_regional_partner_replaces_the_national_one_of_its_type(engine):
+    eindhoven = ref(engine, "Eindhoven")
+    assert (eindhoven.code, eindhoven.region_code) == ("GM0772", "AM28")
+    for topic in ("ask_retraining", "ask_apprenticeship", "ask_career_advice", "employer_training"):
+        cards = services_for(topic, eindhoven, engine=engine)
+        lwl = [(c.scope, c.partner) for c in cards if c.partner_type == "leerwerkloket"]
+        # the national list of leerwerkloketten is replaced by the region's own (it has a website)
+        assert lwl == [("region", "Leerwerkloket Zuidoost-Brabant")], topic
+
+
+def test_rijnmond_partners_without_a_way_to_reach_them_are_held_back(engine):
+    """Werkcentrum Rijnmond, Leerwerkloket Rijnmond and the WSP have no phone, website, e-mail or
+    address in the seed: the person gets the partners they can reach, the national Leerwerkloket
+    instead of the region's own."""
     rotterdam = ref(engine, "Rotterdam")
     assert (rotterdam.code, rotterdam.region_code) == ("GM0599", "AM22")
 
     cards = services_for("ask_retraining", rotterdam, engine=engine)
     assert [(c.scope, c.partner_type, c.partner) for c in cards] == [
         ("gemeente", "gemeente", "Gemeente Rotterdam"),
-        ("region", "werkcentrum", "Werkcentrum Rijnmond"),
-        ("region", "leerwerkloket", "Leerwerkloket Rijnmond"),
+        ("national", "leerwerkloket", "Leerwerkloket"),
         ("national", "uwv", "UWV"),
         ("national", "scholing_info", "Leeroverzicht"),
-        ("national", "scholing_info", "Ontwikkelpaden techniek"),
     ]
-    # the national list of leerwerkloketten is replaced by the region's own
-    assert not any(c.partner_type == "leerwerkloket" and c.scope == "national" for c in cards)
+    assert all(c.reachable for c in cards)
 
     for topic in ("ask_apprenticeship", "ask_career_advice", "employer_training"):
         cards = services_for(topic, rotterdam, engine=engine)
         lwl = [(c.scope, c.partner) for c in cards if c.partner_type == "leerwerkloket"]
-        assert lwl == [("region", "Leerwerkloket Rijnmond")], topic
+        assert lwl == [("national", "Leerwerkloket")], topic
 
     hiring = services_for("employer_hiring", rotterdam, engine=engine)
-    assert [(c.scope, c.partner_type, c.partner) for c in hiring][:3] == [
+    assert [(c.scope, c.partner_type, c.partner) for c in hiring] == [
         ("gemeente", "gemeente", "Gemeente Rotterdam"),
-        ("region", "wsp", "WerkgeversServicepunt Rijnmond"),
-        ("region", "werkcentrum", "Werkcentrum Rijnmond"),
+        ("national", "uwv", "Werkgeversservicepunt (UWV en gemeenten)"),
+        ("national", "uwv", "werk.nl"),
     ]
 
 
 def test_a_region_without_its_own_leerwerkloket_gets_the_national_one(engine):
-    groningen = ref(engine, "GM0014")  # AM01 has a Werkcentrum but no Leerwerkloket row
+    groningen = ref(engine, "GM0014")  # AM01 has a Werkcentrum (no contact details yet), no Leerwerkloket
     cards = services_for("ask_retraining", groningen, engine=engine)
-    assert [(c.scope, c.partner_type, c.partner) for c in cards][:3] == [
+    assert [(c.scope, c.partner_type, c.partner) for c in cards][:2] == [
         ("gemeente", "gemeente", "Gemeente Groningen"),
-        ("region", "werkcentrum", "Werkcentrum Groningen Noord-Drenthe (Harm Buiterplein, Groningen)"),
         ("national", "leerwerkloket", "Leerwerkloket"),
     ]
-    assert cards[2].contact == {"website": "https://www.leerwerkloket.nl"}
+    assert cards[1].contact == {"website": "https://www.leerwerkloket.nl"}
 
 
 def test_priority_orders_within_a_scope(engine):
@@ -172,11 +181,15 @@ def test_an_explicit_audience_narrows_the_answer(engine):
 def test_contact_details_come_only_from_the_partner_row(engine):
     with Session(engine, future=True) as session:
         partners = {p.id: p for p in session.execute(select(Partner)).scalars()}
+        # a detail with a doubt (a 2018 phone number) waits for an administrator's check
+        doubtful = {(f.partner_id, f.field) for f in session.execute(select(PartnerFieldSource)).scalars()
+                    if f.doubt}
     bad, seen_contact = [], 0
     for region, gem, topic, cards in cards_by_region(engine):
         for c in cards:
             p = partners[c.partner_id]
-            row = {f: getattr(p, f) for f in CONTACT_FIELDS if getattr(p, f)}
+            row = {f: getattr(p, f) for f in CONTACT_FIELDS if getattr(p, f)
+                   and (p.id, "phone" if f == "phone_hours" else f) not in doubtful}
             if c.contact != row:
                 bad.append(f"{c.partner_id}: card {c.contact} != row {row}")
             if any(not isinstance(v, str) or not v.strip() for v in c.contact.values()):
@@ -188,9 +201,12 @@ def test_contact_details_come_only_from_the_partner_row(engine):
             seen_contact += bool(c.contact)
     assert not bad, "\n".join(bad[:20])
     assert seen_contact > 0  # the check above compared real contact details
-    # the seed has no contact details for gemeenten, so none are shown
+    # the gemeente's public contact facts, without its 2018 phone number (Groningen changed since)
     gem_cards = services_for("ask_debt_help", ref(engine, "GM0014"), engine=engine)
-    assert gem_cards[0].partner == "Gemeente Groningen" and gem_cards[0].contact == {}
+    assert gem_cards[0].partner == "Gemeente Groningen" and gem_cards[0].contact == {
+        "website": "https://gemeente.groningen.nl", "email": "info@groningen.nl",
+        "address": "Postbus 20001, 9700 PB Groningen"}
+    assert partners["gemeente-GM0014"].phone == "(050) 367 91 11"  # stored, not shown
     geldfit = next(c for c in gem_cards if c.partner == "Geldfit")
     assert geldfit.contact == {"phone": "0800-8115", "website": "https://www.geldfit.nl"}
 
@@ -322,8 +338,8 @@ def test_validity_period_through_services_for(empty_db_url):
 def test_route_resolved_shape(engine):
     out = route("ask_debt_help", "Hoogezand", engine=engine)
     json.dumps(out)  # what the CLI prints
-    assert set(out) == {"place", "topic", "services"}
-    assert out["topic"] == "ask_debt_help"
+    assert set(out) == {"place", "topic", "services", "sector"}
+    assert out["topic"] == "ask_debt_help" and out["sector"] is None  # `gids route --sector`: the sectoral route
     place = out["place"]
     assert {"input", "gemeente", "region"} <= set(place)
     assert place["input"] == "Hoogezand"
