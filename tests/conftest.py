@@ -26,7 +26,7 @@ CORE_TESTS = {
     "test_assistant.py", "test_b1.py", "test_classifier.py", "test_embeddings.py", "test_rasa_cli.py",
     "test_safety.py", "test_spacy_pipeline.py", "test_training_data.py", "test_handover_e2e.py",
     "test_e2e_handover_to_console.py", "privacy/test_logging.py", "privacy/test_retention.py",
-    "privacy/test_tracker_store.py", "privacy/test_contact_prompt_leak.py",
+    "privacy/test_tracker_store.py", "privacy/test_contact_prompt_leak.py", "test_lock_store.py",
 }
 try:
     import rasa  # noqa: F401
@@ -274,14 +274,16 @@ ACTION_TOKEN = "test-action-token"
 
 
 @contextmanager
-def running(argv, port: int, env: dict, log_name: str, timeout: float = 120):
-    """A server process of ours on 127.0.0.1:``port``, stopped afterwards; its log in var/."""
+def running(argv, port: int, env: dict, log_name: str, timeout: float = 120, wait: bool = True):
+    """A server process of ours on 127.0.0.1:``port``, stopped afterwards; its log in var/.
+    ``wait=False`` returns at once (start several, then wait_for_port on each)."""
     (ROOT / "var").mkdir(exist_ok=True)
     with open(ROOT / "var" / log_name, "w") as log:
         proc = subprocess.Popen([str(a) for a in argv], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, **env})
         try:
-            wait_for_port(port, timeout, proc)
+            if wait:
+                wait_for_port(port, timeout, proc)
             yield proc
         finally:
             proc.terminate()

@@ -26,9 +26,11 @@ def test_docker_compose_file_is_valid():
     assert result.returncode == 0, result.stderr
     cfg = yaml.safe_load(result.stdout)
     services = cfg["services"]
-    assert set(services) == {"core", "gateway", "actions", "migrate", "worker", "console", "webchat", "postgres",
-                             "redis"}
-    for service in ("core", "gateway", "actions", "worker", "console"):
+    assert set(services) == {"core", "core-2", "gateway", "actions", "migrate", "worker", "console", "webchat",
+                             "postgres", "redis"}
+    # The two core replicas are the same service twice; the gateway knows both.
+    assert services["core-2"] == services["core"]
+    for service in ("core", "core-2", "gateway", "actions", "worker", "console"):
         assert services[service]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     worker = services["worker"]
     assert worker["command"] == ["worker"] and worker["environment"]["GIDS_TRACKER_URL"].startswith("postgresql://")
@@ -50,13 +52,13 @@ def test_only_the_gateway_console_and_widget_are_published():
     # The core, the action server and the stores are on the internal network only, which has no
     # way out; the core has no HTTP API (no --enable-api) and needs the gateway's token.
     assert cfg["networks"]["internal"]["internal"] is True
-    for name in ("core", "actions", "postgres", "redis"):
+    for name in ("core", "core-2", "actions", "postgres", "redis"):
         assert set(services[name]["networks"]) == {"internal"}, name
     core_cmd = (ROOT / "docker/core.Dockerfile").read_text()
     assert "--enable-api" not in core_cmd and "--cors" not in core_cmd
     assert services["core"]["environment"]["GIDS_CORE_TOKEN"] == services["gateway"]["environment"]["GIDS_CORE_TOKEN"]
     assert services["core"]["environment"]["GIDS_ACTION_TOKEN"] == services["actions"]["environment"]["GIDS_ACTION_TOKEN"]
-    assert services["gateway"]["environment"]["GIDS_CORE_URL"] == "http://core:5005"
+    assert services["gateway"]["environment"]["GIDS_CORE_URL"] == "http://core:5005,http://core-2:5005"
 
 
 @pytest.mark.parametrize("missing", sorted(SECRETS))

@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/nlu/heldout.py            # models/gids.tar.gz, writes HELDOUT.md
     nice .venv/bin/python bench/nlu/heldout.py --model /tmp/other.tar.gz --out /tmp/h
+    nice .venv/bin/python bench/nlu/heldout.py --data bench/nlu/newcomers_heldout.yml   # NEWCOMERS_HELDOUT.md
 
 Cross-validation (crossval.py) tests on held-out folds of our own data, so it rewards examples
 written alike. bench/nlu/heldout.yml was written by another hand from docs/intents.md alone,
@@ -38,7 +39,7 @@ def main() -> int:
     s = scores(records)
     per = s["per_intent"]
     lines = ["# NLU on the held-out set", "",
-             f"Reproduce: `nice .venv/bin/python bench/nlu/heldout.py` (model `{args.model.name}`, "
+             f"Reproduce: `nice .venv/bin/python bench/nlu/heldout.py --data {args.data.name}` (model `{args.model.name}`, "
              f"data `{args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data}`).",
              f"{len(held)} messages written from docs/intents.md without reading data/nlu; "
              f"{len(overlap)} of them (short ones such as \"{overlap[0] if overlap else ''}\") also stand in "
@@ -60,7 +61,8 @@ def main() -> int:
               for r in sorted(records, key=lambda r: (r["intent"], r["predicted"] or ""))
               if r["predicted"] != r["intent"]]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "HELDOUT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # heldout.yml → HELDOUT.md, newcomers_heldout.yml → NEWCOMERS_HELDOUT.md
+    (args.out / f"{args.data.stem.upper()}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[:10]))
     return 0
 

@@ -40,7 +40,8 @@ class GatewaySettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "GatewaySettings":
         origins = [o.strip() for o in (environ.get("GIDS_WEBCHAT_ORIGINS") or "").split(",") if o.strip()]
-        return cls(core_url=(environ.get("GIDS_CORE_URL") or DEFAULT_CORE_URL).rstrip("/"),
+        # Several core replicas: a comma-separated list (bot.gateway.core).
+        return cls(core_url=environ.get("GIDS_CORE_URL") or DEFAULT_CORE_URL,
                    core_token=shared_secret(CORE_TOKEN, environ),
                    secret=shared_secret(GATEWAY_SECRET, environ),
                    cors_origins=origins or "*",
@@ -62,8 +63,10 @@ def make_app(settings: Optional[GatewaySettings] = None, *,
     app.add_routes(rest.routes() + wa.routes())
 
     async def health(_: web.Request) -> web.Response:
-        ready = await core.ready()
-        return web.json_response({"status": "ok" if ready else "core unavailable"}, status=200 if ready else 503)
+        cores = await core.readiness()
+        ready = cores["ready"] > 0
+        return web.json_response({"status": "ok" if ready else "core unavailable", "cores": cores},
+                                 status=200 if ready else 503)
 
     app.router.add_get("/health", health)
     app["core"], app["ids"], app["webchat"], app["rest"], app["whatsapp"] = core, ids, webchat, rest, wa
