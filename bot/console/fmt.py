@@ -28,6 +28,8 @@ AUDIT_ACTIONS = {
     "view": "bekeken", "print": "afgedrukt", "export": "geëxporteerd (JSON)", "claim": "opgepakt",
     "close": "afgesloten", "note": "notitie geschreven", "forward": "doorgestuurd", "list": "in lijst (API)",
     "create": "gemaakt", "notify": "partner bericht gestuurd", "forget": "gewist", "purge": "gewist",
+    "partner_change_propose": "wijziging voorgesteld", "partner_change_approve": "wijziging goedgekeurd",
+    "partner_change_reject": "wijziging afgewezen", "coverage": "dekking bekeken",
 }
 PARTNER_TYPES = {
     "gemeente": "Gemeente", "uwv": "UWV", "vakbond": "Vakbond", "sbb": "SBB", "wsp": "Werkgeversservicepunt",

@@ -16,6 +16,8 @@ from bot.db.models import (HANDOVER_STATUSES, Arbeidsmarktregio, AuditLog, Gemee
                            Partner, Service, StaffUser)
 from bot.handover import audit, handover_dict, lifecycle, topics_of
 from bot.handover.lifecycle import Actor, Outcome
+from bot.routing import changes
+from bot.routing.reach import coverage_report
 
 from . import access, fmt, trends
 from .auth import Staff
@@ -262,6 +264,99 @@ def trends_page(session: Session, staff: Staff, region: str, weeks: int, ip: Opt
     audit.record(session, "trends", actor=staff.username, user=staff, ip=ip,
                  detail=f"region={region or 'alle'} weeks={weeks}")
     return {"t": t, "chart": trends.line_chart(t), "regions": regions,
+            "region_name": {r.code: r.name for r in regions}.get(region, "")}
+
+
+# --- a partner's own card: "Onze gegevens" ----------------------------------------------------
+
+def partner_page(session: Session, staff: Staff, typed: Optional[Dict[str, str]] = None,
+                 errors: Optional[Dict[str, str]] = None) -> Optional[Dict[str, Any]]:
+    """What partner staff see of their organisation's card; None when they have no partner.
+    ``typed``: the values of a form that could not be sent, shown again with ``errors``."""
+    partner = session.get(Partner, staff.partner_id) if staff.role == "partner" and staff.partner_id else None
+    if partner is None:
+        return None
+    waiting, decided = changes.requests_for(session, staff, decided_limit=10, partner_id=partner.id)
+    values = {k: getattr(partner, k) or "" for k in changes.FIELDS}
+    if waiting:  # the form starts from what is waiting, so a new proposal (which replaces it) keeps it
+        values.update({c.field: c.new or "" for c in waiting[-1].changes})
+    values.update(typed or {})
+    return {"partner": {"id": partner.id, "name": partner.name, "type": partner.type,
+                        "verified": partner.verified, "verified_at": partner.verified_at,
+                        "verified_by": partner.verified_by},
+            "fields": [(k, changes.LABELS[k]) for k in changes.FIELDS], "values": values,
+            "errors": errors or {}, "problem": None, "waiting": waiting, "decided": decided,
+            "previews": changes.card_previews(session, partner)}
+
+
+def propose_change(session: Session, staff: Staff, form: Dict[str, str],
+                   ip: Optional[str]) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    """(None, None) when the proposal was made; otherwise (why not, the page to show again)."""
+    try:
+        changes.propose(session, staff, staff.partner_id or "", form, ip=ip)
+    except changes.ChangeError as exc:
+        return str(exc), partner_page(session, staff, typed=form, errors=exc.errors)
+    return None, None
+
+
+# --- change requests: "Wijzigingen" -----------------------------------------------------------
+
+def changes_page(session: Session, staff: Staff) -> Dict[str, Any]:
+    """The requests a Werkcentrum member or administrator may see, the waiting ones first, with
+    what they need to judge them: the partner's note, its services and doubts about its details."""
+    waiting, decided = changes.requests_for(session, staff)
+    about: Dict[str, Dict[str, Any]] = {}
+    for r in waiting:
+        if r.partner_id in about:
+            continue
+        partner = session.get(Partner, r.partner_id)
+        if partner is None:
+            continue
+        # One line per topic and text (a service is often there for job seekers and workers alike).
+        services = list({(s.topic, s.description): s for s in session.execute(
+            select(Service.topic, Service.description, Service.verified)
+            .where(Service.partner_id == partner.id).order_by(Service.topic, Service.id)).all()}.values())
+        doubts = {changes.LABELS.get(f.field, f.field): f.doubt for f in partner.field_sources if f.doubt}
+        about[r.partner_id] = {"note": partner.note, "services": services, "doubts": doubts,
+                               "verified": partner.verified, "verified_at": partner.verified_at,
+                               "verified_by": partner.verified_by}
+    return {"waiting": waiting, "decided": decided, "about": about}
+
+
+def decide_change(session: Session, staff: Staff, request_id: int, action: str, form: Dict[str, str],
+                  ip: Optional[str]) -> Optional[Tuple[bool, str]]:
+    """Approves or rejects (``action``); (done, what to tell the staff member), or None when they
+    cannot see this request."""
+    try:
+        if action == "approve":
+            request = changes.approve(session, staff, request_id, services_checked=form.get("services_checked") == "ja",
+                                      ip=ip)
+            what = "goedgekeurd. De gids toont de nieuwe gegevens"
+        else:
+            request = changes.reject(session, staff, request_id, form.get("reason", ""), ip=ip)
+            what = "afgewezen. De partner ziet je reden"
+    except changes.NotFound:
+        return None
+    except changes.ChangeError as exc:
+        return False, str(exc)
+    partner = session.get(Partner, request.partner_id)
+    return True, f"Het voorstel van {partner.name if partner else request.partner_id} is {what}."
+
+
+# --- coverage: "Dekking" ------------------------------------------------------------------------
+
+def coverage_page(session: Session, staff: Staff, region: str, ip: Optional[str]) -> Dict[str, Any]:
+    """Per region × topic: cards shown, reachable, verified; the gaps first. Werkcentrum staff see
+    their own region (whatever they ask for), administrators any region or all of them."""
+    regions = session.execute(select(Arbeidsmarktregio.code, Arbeidsmarktregio.name)
+                              .order_by(Arbeidsmarktregio.name)).all()
+    if staff.role != "admin":
+        region = staff.region_code or ""
+    elif region and region not in {r.code for r in regions}:
+        raise BadFilter(f"Regio '{region}' ken ik niet.")
+    report = coverage_report(session, region or None)
+    audit.record(session, "coverage", actor=staff.username, user=staff, ip=ip, detail=f"region={region or 'alle'}")
+    return {"report": report, "regions": regions if staff.role == "admin" else [], "region": region,
             "region_name": {r.code: r.name for r in regions}.get(region, "")}
 
 

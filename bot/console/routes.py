@@ -12,6 +12,7 @@ from .common import OPENAPI
 STATIC = Path(__file__).resolve().parent / "static"
 REF = r"{reference:WC-[0-9]{4}-[0-9]{6,12}}"
 HANDOVER_ACTIONS = ("claim", "note", "forward", "close")
+CHANGE_ACTIONS = ("approve", "reject")
 
 
 def setup(app: web.Application) -> None:
@@ -26,6 +27,12 @@ def setup(app: web.Application) -> None:
     for action in HANDOVER_ACTIONS:
         r.add_post(f"/handovers/{REF}/{action}", views.handover_action)
     r.add_get("/trends", views.trends_page, name="trends")
+    r.add_get("/partner", views.partner_page, name="partner")
+    r.add_post("/partner", views.partner_propose)
+    r.add_get("/changes", views.changes_page, name="changes")
+    for action in CHANGE_ACTIONS:
+        r.add_post(f"/changes/{{id:[0-9]{{1,9}}}}/{action}", views.change_decision)
+    r.add_get("/coverage", views.coverage_page, name="coverage")
 
     app[OPENAPI] = api.load_document()
     r.add_get(f"{api.PREFIX}/openapi.json", api.openapi)

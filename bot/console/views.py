@@ -1,4 +1,5 @@
-"""The console pages: login, inbox, a handover with its actions, export, print and trends.
+"""The console pages: login, inbox, a handover with its actions, export, print, trends, a partner's
+own card and its change requests, and coverage.
 
 Each handler reads its request, runs its database work (queries.py) through ``in_db`` and renders
 a page; routes.py maps the URLs to them."""
@@ -13,6 +14,7 @@ import aiohttp_session
 from aiohttp import web
 
 from bot.messages import TOPIC_NAMES
+from bot.routing import changes
 
 from . import auth, common, queries, trends
 from .common import KEY, client_ip, flash, in_db, render, throttle_address
@@ -179,3 +181,70 @@ async def trends_page(request: web.Request) -> web.Response:
         return await render(request, "error.html", {"title": "Dat filter ken ik niet", "text": text}, status=400)
     return await render(request, "trends.html", {**data, "region": region, "weeks": weeks,
                                                  "week_choices": (4, 8, 13, 26, 52)})
+
+
+# --- partners keep their card current: "Onze gegevens", "Wijzigingen" ---------------------------
+
+def _only(staff: auth.Staff, *roles: str) -> None:
+    """A page for other roles does not exist for them (as a handover they may not see)."""
+    if staff.role not in roles:
+        raise web.HTTPNotFound()
+
+
+async def partner_page(request: web.Request) -> web.Response:
+    staff = request["staff"]
+    _only(staff, "partner")
+    data = await in_db(request, queries.partner_page, staff)
+    if data is None:
+        raise web.HTTPNotFound()
+    return await render(request, "partner.html", data)
+
+
+async def partner_propose(request: web.Request) -> web.Response:
+    staff = request["staff"]
+    _only(staff, "partner")
+    form = {k: str(v) for k, v in (await request.post()).items() if k in changes.FIELDS}
+    problem, data = await in_db(request, queries.propose_change, staff, form, client_ip(request))
+    if problem is None:
+        flash(await aiohttp_session.get_session(request), "ok",
+              "Je voorstel is verstuurd. Het Werkcentrum controleert het. Daarna toont de gids de nieuwe gegevens.")
+        raise web.HTTPSeeOther("/partner")
+    if data is None:
+        raise web.HTTPNotFound()
+    return await render(request, "partner.html", {**data, "problem": problem}, status=400)
+
+
+async def changes_page(request: web.Request) -> web.Response:
+    staff = request["staff"]
+    _only(staff, "werkcentrum", "admin")
+    data = await in_db(request, queries.changes_page, staff)
+    return await render(request, "changes.html", data)
+
+
+async def change_decision(request: web.Request) -> web.Response:
+    staff = request["staff"]
+    _only(staff, "werkcentrum", "admin")
+    action = request.path.rsplit("/", 1)[1]
+    form = {k: str(v) for k, v in (await request.post()).items() if k in ("services_checked", "reason")}
+    result = await in_db(request, queries.decide_change, staff, int(request.match_info["id"]), action, form,
+                         client_ip(request))
+    if result is None:
+        raise web.HTTPNotFound()
+    done, message = result
+    flash(await aiohttp_session.get_session(request), "ok" if done else "error", message)
+    raise web.HTTPSeeOther("/changes")
+
+
+# --- coverage: "Dekking" ----------------------------------------------------------------------
+
+async def coverage_page(request: web.Request) -> web.Response:
+    staff = request["staff"]
+    _only(staff, "werkcentrum", "admin")
+    region = request.query.get("region", "alle")
+    try:
+        data = await in_db(request, queries.coverage_page, staff, "" if region == "alle" else region,
+                           client_ip(request))
+    except BadFilter as exc:
+        return await render(request, "error.html", {"title": "Dat filter ken ik niet",
+                                                    "text": f"{exc} Kies een regio uit de lijst."}, status=400)
+    return await render(request, "coverage.html", data)

@@ -139,6 +139,35 @@ class PartnerFieldSource(Base):
     doubt: Mapped[Optional[str]] = mapped_column(Text)
 
 
+# A partner's proposed change to its own card (bot/routing/changes.py): its staff propose in the
+# console, the Werkcentrum of its region (or an administrator) approves or rejects. Approval writes
+# the values through the routing import and marks the partner row verified.
+CHANGE_STATUSES = ("proposed", "approved", "rejected", "withdrawn")
+
+
+class PartnerChangeRequest(Base):
+    __tablename__ = "partner_change_request"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(
+        String(80), ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, index=True)
+    # proposed (waiting), approved, rejected, withdrawn (a newer proposal of the partner replaced it)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="proposed", index=True)
+    new_values: Mapped[str] = mapped_column(Text, nullable=False)  # JSON {field: value, null = clear it}
+    old_values: Mapped[str] = mapped_column(Text, nullable=False)  # JSON {field: value when proposed}
+    proposed_by: Mapped[str] = mapped_column(String(200), nullable=False)  # user name
+    proposed_by_user_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    decided_by: Mapped[Optional[str]] = mapped_column(String(200))
+    decided_by_user_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    reason: Mapped[Optional[str]] = mapped_column(Text)  # why it was rejected
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'approved', 'rejected', 'withdrawn')", name="status"),
+    )
+
+
 class Service(Provenance, Base):
     __tablename__ = "service"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

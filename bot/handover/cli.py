@@ -163,6 +163,34 @@ def _cmd_partner_webhook_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_partner_changes(args: argparse.Namespace) -> int:
+    from bot.db import DatabaseUnavailable, database_errors, session_scope
+    from bot.routing import changes
+
+    try:
+        with database_errors("reading the change requests"), session_scope() as session:
+            rows = changes.waiting(session, args.region)
+    except DatabaseUnavailable as exc:
+        print(f"the database is not reachable: {exc}", file=sys.stderr)
+        return 4
+    if args.json:
+        print(json.dumps([{"id": r.id, "partner_id": r.partner_id, "partner": r.partner_name, "region": r.region,
+                           "proposed_by": r.proposed_by, "proposed_at": r.proposed_at.isoformat(),
+                           "changes": {c.field: {"old": c.old, "new": c.new} for c in r.changes}}
+                          for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("No change requests are waiting.")
+    for r in rows:
+        print(f"#{r.id} {r.partner_name} ({r.partner_id}, {r.region or 'national'}), "
+              f"proposed by {r.proposed_by} on {r.proposed_at:%Y-%m-%d %H:%M} UTC")
+        for c in r.changes:
+            print(f"    {c.field}: {c.old or '-'} -> {c.new or '(clear)'}")
+    if rows:
+        print("Approve or reject them in the console: /changes", file=sys.stderr)
+    return 0
+
+
 def register(sub: "argparse._SubParsersAction") -> None:
     w = sub.add_parser("worker", help="deliver partner notifications (outbox) and purge old data daily")
     w.add_argument("--once", action="store_true", help="one delivery round, then stop (no purge)")
@@ -185,3 +213,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
                                               "GIDS_WEBHOOK_SECRET) to give to the partner")
     ws.add_argument("partner_id", metavar="PARTNER_ID", help="the partner id, e.g. uwv or gemeente-GM0014")
     ws.set_defaults(func=_cmd_partner_webhook_secret)
+    ch = pa.add_parser("changes", help="the partners' proposed changes to their cards that wait for a decision")
+    ch.add_argument("--region", metavar="AMxx", help="only the partners of this arbeidsmarktregio")
+    ch.add_argument("--json", action="store_true")
+    ch.set_defaults(func=_cmd_partner_changes)

@@ -395,12 +395,11 @@ def _env_proxy(url: str) -> Tuple[Optional[str], Optional[aiohttp.BasicAuth]]:
     return str(proxy), auth
 
 
-async def check_webhook_target(url: str, proxied: bool) -> None:
-    """Refuses (TargetRefused) an address that is not https:// or whose host is, or resolves to,
-    an address that is not public, unless the host is in GIDS_WEBHOOK_ALLOW. A host name on a
-    direct connection is checked again in CheckedResolver, at the moment of connecting; here an
-    IP address is checked (aiohttp does not look those up), and so is the host behind a proxy,
-    which does its own lookup (so the proxy should refuse internal addresses too)."""
+def check_webhook_address(url: str) -> Tuple[Optional[str], Optional[int]]:
+    """The checks that need no DNS lookup, shared by delivery and by the console, where a partner
+    proposes its webhook address (bot.routing.changes): refuses (TargetRefused) an address that
+    is not a valid https:// URL with a host, and a host that is itself an IP address that is not
+    public, unless the host is in GIDS_WEBHOOK_ALLOW. Returns (host, port); host None: allowed."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -411,10 +410,22 @@ async def check_webhook_target(url: str, proxied: bool) -> None:
     if not host:
         raise TargetRefused("webhook address refused: it has no host")
     if normal_host(host) in allowed_hosts():
-        return
+        return None, port
     if _is_ip(host):
         _refuse_address(host)
-    elif proxied:
+    return host, port
+
+
+async def check_webhook_target(url: str, proxied: bool) -> None:
+    """Refuses (TargetRefused) an address that is not https:// or whose host is, or resolves to,
+    an address that is not public, unless the host is in GIDS_WEBHOOK_ALLOW. A host name on a
+    direct connection is checked again in CheckedResolver, at the moment of connecting; here an
+    IP address is checked (aiohttp does not look those up), and so is the host behind a proxy,
+    which does its own lookup (so the proxy should refuse internal addresses too)."""
+    host, port = check_webhook_address(url)
+    if host is None or _is_ip(host):
+        return
+    if proxied:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
         except OSError:

@@ -153,3 +153,99 @@ def test_log_in_open_claim_and_close_a_handover(engine, browser):
     assert (ARTIFACTS / "console-handover.png").stat().st_size > 10_000
     actions = [e["action"] for e in audit_rows(engine, reference=ref)]
     assert actions[:3] == ["view", "claim", "view"] and "close" in actions
+
+
+def test_coverage_and_a_partner_change_through_approval(engine, browser):
+    """A Werkcentrum member sees only their region's coverage; a partner proposes a new phone
+    number; the Werkcentrum of that region approves it; the card the gids shows has the new number
+    and "Gecontroleerd op <datum>", and so has the partner's own page."""
+    from selenium.webdriver.common.by import By
+
+    from bot import messages
+    from bot.console import make_app
+    from bot.routing import route
+
+    add_staff(engine, "anna", "werkcentrum", region="AM01", name="Anna de Wit")
+    add_staff(engine, "piet", "partner", partner="gemeente-GM0014", name="Piet Bakker")
+    new_phone = "050 123 45 67"
+
+    def groningen_card() -> dict:
+        answer = route("ask_debt_help", "Groningen", engine=engine)
+        return next(c for c in answer["services"] if c["partner"] == "Gemeente Groningen")
+
+    before = groningen_card()  # also fills this process's cached table with the old card
+    assert "phone" not in before["contact"] and not before["verified"]
+
+    def log_in(base: str, username: str) -> None:
+        browser.get(base + "/login")
+        browser.find_element(By.ID, "username").send_keys(username)
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+
+    def log_out() -> None:
+        submit(browser, browser.find_element(By.CSS_SELECTOR, ".who button"))
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with Served(make_app(engine, secret=SECRET, secure_cookies=True)) as base:
+        log_in(base, "anna")
+        submit(browser, browser.find_element(By.LINK_TEXT, "Dekking"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Dekking"
+        regions = {tr.get_attribute("data-region") for tr in browser.find_elements(By.CSS_SELECTOR, "#coverage-table tbody tr")}
+        assert regions == {"AM01"}
+        assert not browser.find_elements(By.ID, "c-region")  # no other region to choose
+        browser.get(base + "/coverage?region=AM02")            # and asking for one does not help
+        regions = {tr.get_attribute("data-region") for tr in browser.find_elements(By.CSS_SELECTOR, "#coverage-table tbody tr")}
+        assert regions == {"AM01"}
+        assert browser.find_element(By.ID, "coverage-totals").text.startswith("Totaal")
+        browser.save_screenshot(str(ARTIFACTS / "console-coverage.png"))
+        log_out()
+
+        log_in(base, "piet")
+        assert not browser.find_elements(By.LINK_TEXT, "Dekking")
+        submit(browser, browser.find_element(By.LINK_TEXT, "Onze gegevens"))
+        assert "nog niet gecontroleerd" in browser.find_element(By.ID, "verified-state").text
+        phone = browser.find_element(By.ID, "f-phone")
+        phone.clear()
+        phone.send_keys(new_phone)
+        submit(browser, browser.find_element(By.ID, "propose"))
+        assert "Je voorstel is verstuurd." in browser.find_element(By.CSS_SELECTOR, ".flash").text
+        browser.save_screenshot(str(ARTIFACTS / "console-partner-proposed.png"))
+        log_out()
+
+        log_in(base, "anna")
+        submit(browser, browser.find_element(By.LINK_TEXT, "Wijzigingen"))
+        change = browser.find_element(By.CSS_SELECTOR, "section.change")
+        assert "Gemeente Groningen" in change.text and new_phone in change.text
+        browser.save_screenshot(str(ARTIFACTS / "console-changes.png"))
+        change.find_element(By.CSS_SELECTOR, "input[name=services_checked]").click()
+        submit(browser, change.find_element(By.CSS_SELECTOR, "button.primary"))
+        assert "is goedgekeurd" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+        assert not browser.find_elements(By.CSS_SELECTOR, "section.change")
+        log_out()
+
+        # The card the gids shows now (this process forgot its cached table at the approval).
+        card = groningen_card()
+        assert card["contact"]["phone"] == new_phone and card["verified"]
+        verified_on = date.fromisoformat(card["verified_on"])
+        text = messages.partner_card(card)
+        assert f"Bel: {new_phone}" in text and text.endswith(f"Gecontroleerd op {messages.dutch_date(verified_on)}.")
+
+        log_in(base, "piet")
+        submit(browser, browser.find_element(By.LINK_TEXT, "Onze gegevens"))
+        state = browser.find_element(By.ID, "verified-state").text
+        assert state.startswith("Gecontroleerd op") and state.endswith("door Anna de Wit.")
+        previews = browser.find_elements(By.CSS_SELECTOR, ".card-text")
+        assert previews and all("Gecontroleerd op" in p.text and new_phone in p.text for p in previews)
+        browser.save_screenshot(str(ARTIFACTS / "console-partner-verified.png"))
+        browser.set_window_size(390, 1400)  # a phone: one column, nothing scrolls sideways
+        browser.get(base + "/partner")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        browser.set_window_size(1280, 1500)
+
+        problems = [entry["message"] for entry in browser.get_log("browser")
+                    if "Content Security Policy" in entry["message"] or entry["level"] == "SEVERE"]
+        assert not [p for p in problems if "favicon.ico" not in p], problems
+
+    actions = [(e["action"], e["actor"]) for e in audit_rows(engine) if e["action"].startswith("partner_change")]
+    assert actions == [("partner_change_propose", "piet"), ("partner_change_approve", "anna")]
