@@ -61,6 +61,45 @@ def test_only_the_gateway_console_and_widget_are_published():
     assert services["gateway"]["environment"]["GIDS_CORE_URL"] == "http://core:5005,http://core-2:5005"
 
 
+def _health_url(service) -> str:
+    import re
+    test = service["healthcheck"]["test"]
+    found = re.search(r"urlopen\('(http://127\.0\.0\.1:\d+/[^']*)'", " ".join(test))
+    assert found, test
+    return found.group(1)
+
+
+def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
+    services = yaml.safe_load(compose_config(SECRETS).stdout)["services"]
+    for name, service in services.items():
+        if name == "migrate":  # runs once
+            assert service["restart"] == "no"
+            continue
+        assert service["restart"] == "unless-stopped", name
+        assert service["healthcheck"]["test"], name
+        assert service["healthcheck"]["retries"] >= 3, name
+    # Each process's own health endpoint, on the port its command serves.
+    assert _health_url(services["gateway"]) == "http://127.0.0.1:5005/health"
+    assert services["gateway"]["command"][-1] == "5005"
+    assert _health_url(services["actions"]) == "http://127.0.0.1:5055/health"  # rasa-sdk's
+    assert services["actions"]["command"][-1] == "5055"
+    assert _health_url(services["console"]) == "http://127.0.0.1:8080/health"
+    assert services["console"]["command"][-1] == "8080"
+    assert _health_url(services["webchat"]) == "http://127.0.0.1:8000/healthz"
+    assert _health_url(services["core"]) == "http://127.0.0.1:5005/webhooks/gateway/"
+    assert services["core"]["healthcheck"]["start_period"]  # the model takes a while to load
+    # The worker has no server of its own unless GIDS_WORKER_METRICS_PORT is set: compose sets it,
+    # on loopback, and checks that port.
+    worker = services["worker"]["environment"]
+    assert _health_url(services["worker"]) == f"http://127.0.0.1:{worker['GIDS_WORKER_METRICS_PORT']}/health"
+    assert worker["GIDS_WORKER_METRICS_HOST"] == "127.0.0.1"
+    # /metrics: loopback only unless the operator says otherwise.
+    for name in ("gateway", "worker"):
+        assert services[name]["environment"]["GIDS_METRICS_ALLOW"] == "", name
+    # The cores wait for healthy stores.
+    assert services["core"]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
 @pytest.mark.parametrize("missing", sorted(SECRETS))
 def test_docker_compose_refuses_to_run_without_its_secrets(missing):
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}

@@ -37,22 +37,27 @@ class RestEndpoint:
         try:
             body: Any = await request.json()
         except ValueError:
+            self.core.metrics.refused(CHANNEL, "bad_request")
             return web.json_response({"error": "de body is geen JSON"}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+            self.core.metrics.refused(CHANNEL, "bad_request")
             return web.json_response({"error": 'stuur {"message": "...", "sender": "..."}'}, status=400)
         token = body.get("sender")
         if token is None:
             token = self.ids.issue(CHANNEL)
         sender = self.ids.sender(CHANNEL, token)
         if sender is None:
+            self.core.metrics.refused(CHANNEL, "refused_id")
             return web.json_response({"error": "onbekend gesprek: laat sender weg voor een nieuw gesprek"},
                                      status=403)
         headers = {"X-Gids-Conversation": token}
         text = body["message"]
         if len(text) > MAX_MESSAGE_CHARS:
+            self.core.metrics.refused(CHANNEL, "too_long")
             return web.json_response([{"recipient_id": token, "text": messages.MESSAGE_TOO_LONG}],
                                      status=413, headers=headers)
         if not (self.per_client.allow(request.remote or "?") and self.per_conversation.allow(sender)):
+            self.core.metrics.refused(CHANNEL, "rate_limited")
             return web.json_response([{"recipient_id": token, "text": messages.SLOW_DOWN}], status=429,
                                      headers={**headers, "Retry-After": "10"})
         async with self.locks.hold(sender):

@@ -103,8 +103,10 @@ class WebchatEndpoint:
             return
         text = data.get("message")
         if not isinstance(text, str):
+            self.core.metrics.refused(CHANNEL, "bad_request")
             return
         if len(text) > MAX_MESSAGE_CHARS:
+            self.core.metrics.refused(CHANNEL, "too_long")
             await self._say(sid, messages.MESSAGE_TOO_LONG)
             return
         sender = self.ids.sender(CHANNEL, token)
@@ -112,8 +114,10 @@ class WebchatEndpoint:
             # The session holds only ids this gateway issued; after a change of GIDS_GATEWAY_SECRET
             # they no longer verify, and the widget starts a new conversation.
             logger.info("web chat: a message for a conversation id this gateway did not sign was ignored")
+            self.core.metrics.refused(CHANNEL, "refused_id")
             return
         if not (self.per_connection.allow(sid) and self.per_conversation.allow(sender)):
+            self.core.metrics.refused(CHANNEL, "rate_limited")
             await self._say(sid, messages.SLOW_DOWN)
             return
         async with self.locks.hold(sender):

@@ -656,12 +656,15 @@ class WhatsAppChannel:
             replies = WhatsAppReplies(self, inbound_at=inbound.sent_at)
             answers: Sequence[Mapping[str, Any]] = []
             if inbound.kind == UNSUPPORTED:
+                self.core.metrics.refused(CHANNEL, "unsupported")
                 answers = [{"text": TEXT_ONLY}]
             # A choice carries what the person's app sent as the reply id: capped and counted like
             # text (the core refuses over 5,000 characters, which would be a 503 for ever).
             elif inbound.kind in (TEXT, CHOICE) and len(inbound.text) > MAX_MESSAGE_CHARS:
+                self.core.metrics.refused(CHANNEL, "too_long")
                 answers = [{"text": messages.MESSAGE_TOO_LONG}]
             elif inbound.kind in (TEXT, CHOICE) and not self.per_sender.allow(inbound.sender):
+                self.core.metrics.refused(CHANNEL, "rate_limited")
                 answers = [{"text": messages.SLOW_DOWN}]
             elif inbound.kind != IGNORED:
                 text = inbound.text

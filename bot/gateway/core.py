@@ -20,6 +20,21 @@ class CoreUnavailable(Exception):
     """The core did not answer (down, loading, overloaded): the message was not handled."""
 
 
+class TurnMetrics:
+    """What the gateway counts per turn (bot.metrics.GatewayMetrics); this one counts nothing.
+    ``turn``/``unavailable``: a turn that went to the core; ``refused``: a message the gateway
+    stopped before the core (outcome: rate_limited, too_long, refused_id, ...)."""
+
+    def turn(self, channel: str, seconds: float, answers: Sequence[Dict[str, Any]]) -> None:
+        pass
+
+    def unavailable(self, channel: str, seconds: float) -> None:
+        pass
+
+    def refused(self, channel: str, outcome: str) -> None:
+        pass
+
+
 def core_urls(urls: Union[str, Sequence[str]]) -> List[str]:
     """One URL, a comma-separated list (GIDS_CORE_URL) or a list of them, without duplicates."""
     parts = urls.split(",") if isinstance(urls, str) else list(urls)
@@ -48,6 +63,7 @@ class CoreClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: Optional[aiohttp.ClientSession] = None
         self._down_until: Dict[str, float] = {}
+        self.metrics: TurnMetrics = TurnMetrics()
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -110,10 +126,17 @@ class CoreClient:
     async def turn(self, sender: str, text: str, channel: str, message_id: Optional[str] = None,
                    metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         """One turn: the bot messages the core produced for this message."""
-        answer = await self._post("webhook", {"sender": sender, "message": text, "channel": channel,
-                                              "message_id": message_id, "metadata": metadata or {}})
+        started = time.monotonic()
+        try:
+            answer = await self._post("webhook", {"sender": sender, "message": text, "channel": channel,
+                                                  "message_id": message_id, "metadata": metadata or {}})
+        except CoreUnavailable:
+            self.metrics.unavailable(channel, time.monotonic() - started)
+            raise
         messages = answer.get("messages")
-        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+        found = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+        self.metrics.turn(channel, time.monotonic() - started, found)
+        return found
 
     async def last_bot_message(self, sender: str) -> Optional[Dict[str, Any]]:
         answer = await self._post("last_bot_message", {"sender": sender})

@@ -1,6 +1,9 @@
 """The background worker (``gids worker``): delivers the outbox every few seconds and runs the
 retention purge once a day. It keeps running when the database or a partner is down, and stops
-after the current round on SIGTERM or SIGINT."""
+after the current round on SIGTERM or SIGINT.
+
+With GIDS_WORKER_METRICS_PORT set it also serves ``GET /health`` and ``GET /metrics`` on
+127.0.0.1 (GIDS_WORKER_METRICS_HOST to change that; bot.metrics, README "Monitoring")."""
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +11,14 @@ import inspect
 import logging
 import os
 import signal
+import time
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Dict, Optional
 
 from sqlalchemy.engine import Engine
 
 from bot.db import DatabaseUnavailable
+from bot.metrics import WorkerMetrics, start_worker_server
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,9 @@ class Worker:
         self.next_purge_at: Optional[datetime] = None  # None: purge in the first round
         self.rounds = 0
         self.database_failures = 0  # in a row
+        self.last_round_at: Optional[float] = None  # time.monotonic() at the end of the last round
+        self.started_at = time.monotonic()
+        self.metrics = WorkerMetrics()
         self.stop_event = asyncio.Event()
 
     def stop(self) -> None:
@@ -74,7 +82,23 @@ class Worker:
         except Exception as exc:  # one bad round must not end the worker
             log.error("delivery round failed: %s", type(exc).__name__, exc_info=True)
         await self.maybe_purge()
+        self.last_round_at = time.monotonic()
+        self.metrics.round_done(totals)
         return totals
+
+    def health(self) -> Dict[str, object]:
+        """For GET /health: "ok"; "database unavailable" after a round without the database;
+        "stalled" when no round ended for three pauses (at least two minutes)."""
+        now = time.monotonic()
+        since = now - (self.last_round_at if self.last_round_at is not None else self.started_at)
+        if since > max(3 * self.pause(), 120.0):
+            status = "stalled"
+        elif self.database_failures:
+            status = "database unavailable"
+        else:
+            status = "ok"
+        return {"status": status, "rounds": self.rounds,
+                "seconds_since_last_round": None if self.last_round_at is None else round(now - self.last_round_at, 1)}
 
     async def maybe_purge(self) -> None:
         now = self._clock()
@@ -142,9 +166,12 @@ async def serve(engine: Optional[Engine] = None, interval: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, worker, sig)
+    server = await start_worker_server(worker)
     try:
         await worker.run()
     finally:
+        if server is not None:
+            await server.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 

@@ -12,12 +12,12 @@ import json
 from contextlib import ExitStack
 
 import pytest
-from aiohttp import web
 
 from bot import messages
 from bot.gateway.core import CoreClient, CoreUnavailable, core_urls
 from tests.conftest import (ACTION_TOKEN, CORE_BIN, CORE_TOKEN, ROOT, SVC_BIN, drop_database, free_port,
                             new_database, require_service, running, wait_for_port)
+from tests.gateway.standin import StandIn
 
 
 def test_core_urls_are_split_and_deduplicated():
@@ -41,39 +41,6 @@ def test_a_conversation_keeps_its_replica_and_conversations_spread():
         first = client.replicas_for(f"web-{i}")[0]
         if first != "http://c:3":
             assert smaller.replicas_for(f"web-{i}")[0] == first
-
-
-class StandIn:
-    """A core stand-in on 127.0.0.1 that answers the internal channel and counts turns."""
-
-    def __init__(self, name: str, status: int = 200) -> None:
-        self.name, self.status, self.turns = name, status, []
-        self.port = free_port()
-
-    async def start(self) -> None:
-        async def webhook(request: web.Request) -> web.Response:
-            body = await request.json()
-            self.turns.append(body["message"])
-            if self.status != 200:
-                return web.json_response({"error": "kapot"}, status=self.status)
-            return web.json_response({"messages": [{"text": f"{self.name}: {body['message']}"}]})
-
-        async def ready(_: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
-        app = web.Application()
-        app.router.add_post("/webhooks/gateway/webhook", webhook)
-        app.router.add_get("/webhooks/gateway/", ready)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 async def test_a_refused_connection_moves_the_turn_to_the_next_replica():
