@@ -44,6 +44,22 @@ def test_the_held_out_set_covers_every_intent_and_is_never_trained_on():
     assert set(held) == set(DOMAIN["intents"])
     assert min(held[t] for t in TOPICS) >= 20
 
+
+def test_the_newcomers_held_out_set_stays_apart_from_the_training_data():
+    """bench/nlu/newcomers_heldout.yml (broken Dutch, simple English) measures data/nlu/newcomers.yml
+    only while no training example is a near copy of one of its messages."""
+    from rapidfuzz import fuzz, process
+
+    heldout = config.ROOT / "bench" / "nlu" / "newcomers_heldout.yml"
+    assert config.NLU_DIR not in heldout.parents
+    held = load_data(str(heldout)).intent_examples
+    assert len(held) >= 100 and {m.get("intent") for m in held} <= set(DOMAIN["intents"])
+    newcomers = [m.get("text").lower() for m in load_data(str(config.NLU_DIR / "newcomers.yml")).intent_examples]
+    close = [(m.get("text"), hit[0]) for m in held
+             if (hit := process.extractOne(m.get("text").lower(), newcomers, scorer=fuzz.ratio, score_cutoff=90))]
+    assert close == []
+
+
 def test_no_duplicate_examples():
     def norm(t):
         return re.sub(r"[^\w]+", " ", t.lower()).strip() or t
