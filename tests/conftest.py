@@ -48,7 +48,8 @@ def pytest_ignore_collect(collection_path, config):
     if path.suffix != ".py" or not path.name.startswith("test_"):
         return None
     return (name in CORE_TESTS) != (RUNTIME == "core")
-MODEL = ROOT / "models" / "gids.tar.gz"
+# GIDS_TEST_MODEL: run the tests against another trained model (an experiment), not models/.
+MODEL = Path(os.environ.get("GIDS_TEST_MODEL") or ROOT / "models" / "gids.tar.gz")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
