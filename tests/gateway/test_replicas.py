@@ -16,7 +16,7 @@ import pytest
 from bot import messages
 from bot.gateway.core import CoreClient, CoreUnavailable, core_urls
 from tests.conftest import (ACTION_TOKEN, CORE_BIN, CORE_TOKEN, ROOT, SVC_BIN, drop_database, free_port,
-                            new_database, require_service, running, wait_for_port)
+                            new_database, require_tool, running, wait_for_port)
 from tests.gateway.standin import StandIn
 
 
@@ -102,7 +102,10 @@ def two_cores(model_path, action_server, tmp_path_factory):
     replicas of the gateway behind a load balancer). Yields a dict."""
     import yaml
 
-    require_service("Redis", 6379)
+    # A Redis of the test's own (the machine's Redis is shared), so a test can restart it.
+    redis_server = require_tool("redis-server")
+    redis_port = free_port()
+    redis_argv = [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     tracker_url, cleanup = new_database("postgresql", tmp_path_factory)
     database = tracker_url.rsplit("/", 1)[1]
     work = tmp_path_factory.mktemp("replicas")
@@ -110,10 +113,17 @@ def two_cores(model_path, action_server, tmp_path_factory):
         "action_endpoint": {"url": action_server, "headers": {"Authorization": f"Bearer {ACTION_TOKEN}"}},
         "tracker_store": {"type": "bot.privacy.tracker_store.RedactingSQLTrackerStore", "dialect": "postgresql",
                           "url": "127.0.0.1", "port": 5432, "db": database, "username": "postgres"},
-        "lock_store": {"type": "bot.core.lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": 6379, "db": 3,
-                       "key_prefix": database.replace("_", "")}}))
+        "lock_store": {"type": "bot.core.lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": redis_port,
+                       "db": 0}}))
     ports = [free_port(), free_port()]
     with ExitStack() as stack:
+        redis = {"proc": stack.enter_context(running(redis_argv, redis_port, {}, "test-replica-redis.log"))}
+
+        def restart_redis() -> None:
+            redis["proc"].terminate()
+            redis["proc"].wait(30)
+            redis["proc"] = stack.enter_context(running(redis_argv, redis_port, {}, "test-replica-redis.log"))
+
         cores = [stack.enter_context(running(
             [CORE_BIN / "rasa", "run", "--model", model_path, "--endpoints", work / "endpoints.yml",
              "--credentials", ROOT / "credentials.yml", "--interface", "127.0.0.1", "--port", port],
@@ -131,7 +141,7 @@ def two_cores(model_path, action_server, tmp_path_factory):
                  "GIDS_GATEWAY_SECRET": "test-replica-secret"}, f"test-replica-gateway-{name}.log"))
             gateways.append(f"http://127.0.0.1:{gateway_port}")
         yield {"gateway": gateways[0], "gateway_a": gateways[1], "gateway_b": gateways[2],
-               "urls": urls, "cores": cores, "tracker_url": tracker_url}
+               "urls": urls, "cores": cores, "tracker_url": tracker_url, "restart_redis": restart_redis}
     drop_database(cleanup)
 
 
@@ -164,6 +174,30 @@ def test_one_conversation_through_two_gateways_and_two_replicas_at_once(two_core
              for e in events]
     kinds = [k for k in kinds if k]
     assert all(kinds[i + 1] == "listen" for i, k in enumerate(kinds) if k == "user" and i + 1 < len(kinds)), kinds
+
+
+@pytest.mark.model
+def test_a_restart_of_redis_costs_at_most_one_retried_turn(two_cores):
+    """Redis (the lock store) restarts between two turns and keeps nothing: the conversation goes
+    on from the tracker store; the first turn after the restart may fail once (the replicas'
+    connections to Redis are broken) and then succeeds when the person sends it again."""
+    from tests.gateway.test_gateway import DEBT_QUESTION, rest, texts
+
+    gateway = two_cores["gateway"]
+    status, headers, answers = rest(gateway, DEBT_QUESTION)
+    assert status == 200 and messages.ASK_PLACE in texts(answers)
+    token = headers["X-Gids-Conversation"]
+    two_cores["restart_redis"]()
+    status, _, answers = rest(gateway, "Zwolle", token)
+    retried = status != 200
+    if retried:
+        assert status == 503 and texts(answers) == [messages.GIDS_DOWN]
+        status, _, answers = rest(gateway, "Zwolle", token)
+    assert status == 200
+    assert messages.PLACE_FOUND.format(gemeente="Zwolle", region="Zwolle") in texts(answers)
+    users = [e["text"] for e in pg_events(two_cores["tracker_url"], "rest-" + token[:22]) if e["event"] == "user"]
+    # A failed try never reached the conversation (the lock comes before the tracker).
+    assert users == [DEBT_QUESTION, "Zwolle"]
 
 
 @pytest.mark.model
