@@ -5,7 +5,8 @@
 - The worker (``gids worker``): an optional small server (GIDS_WORKER_METRICS_PORT, off by
   default) with ``GET /health`` and ``GET /metrics`` (WorkerMetrics): the outbox backlog and the
   handovers of the last hour per partner type, read from the gids database at each scrape.
-- The console: ``GET /health`` without login (install_console_health).
+- The console's ``GET /health`` is in bot.console.health (the console runs without this module's
+  prometheus-client in the core runtime's tests).
 
 No label carries personal data: channels, outcomes, stages, partner types and delivery results
 are fixed, short lists; never a conversation id, a text, a place or a partner.
@@ -21,14 +22,13 @@ import asyncio
 import ipaddress
 import logging
 import os
-import time
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from aiohttp import web
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                disable_created_metrics, generate_latest)
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.gateway.core import TurnMetrics
@@ -275,49 +275,3 @@ async def start_worker_server(worker: Any, environ: Mapping[str, str] = os.envir
     await web.TCPSite(runner, host, int(port)).start()
     log.info("worker health and metrics on http://%s:%s/health and /metrics", host, port)
     return runner
-
-
-# --- the console -----------------------------------------------------------------------------------
-
-def _ping(engine: Engine) -> None:
-    from bot.db import database_errors
-
-    with database_errors("console health check"), engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-
-
-def console_health_handler(engine_of: Any) -> Any:
-    """GET /health of the console: 200 {"status": "ok"} when its database answers a trivial query,
-    503 otherwise. ``engine_of(request)`` gives the console's engine."""
-    from bot.db import DatabaseUnavailable
-
-    async def health(request: web.Request) -> web.Response:
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(_ping, engine_of(request)), timeout=5)
-        except (DatabaseUnavailable, asyncio.TimeoutError) as exc:
-            log.warning("health: database unavailable (%s)", type(exc).__name__)
-            return web.json_response({"status": "database unavailable"}, status=503,
-                                     headers={"Cache-Control": "no-store"})
-        return web.json_response({"status": "ok", "database_ms": round((time.monotonic() - started) * 1000)},
-                                 headers={"Cache-Control": "no-store"})
-
-    return health
-
-
-def install_console_health(app: web.Application) -> None:
-    """Adds GET /health to the console app (bot.console.app.make_app) in front of its session and
-    login middlewares: no cookie is read or set, and nothing but the database's state is said.
-    Must be called before the app starts (the middleware list is frozen then)."""
-    from bot.console.common import ENGINE
-
-    health = console_health_handler(lambda request: request.app[ENGINE])
-
-    @web.middleware
-    async def health_first(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path == "/health" and request.method in ("GET", "HEAD"):
-            return await health(request)
-        return await handler(request)
-
-    app.middlewares.insert(0, health_first)
-    app.router.add_get("/health", health)

@@ -257,7 +257,7 @@ def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None]
     routes.setup(app)
     # GET /health for the load balancer and docker-compose: before the session and login
     # middlewares, so it needs no cookie and says nothing but the database's state.
-    from bot.metrics import install_console_health
+    from .health import install_console_health
 
     install_console_health(app)
     return app

@@ -1,4 +1,4 @@
-"""The console's GET /health (bot.metrics.install_console_health): 200 without a login when its
+"""The console's GET /health (bot.console.health): 200 without a login when its
 database answers, 503 when it does not; no cookie, no personal data."""
 from __future__ import annotations
 
