@@ -16,10 +16,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot import cli
-from bot.db import engine_for, make_engine, migrate, session_scope
+from bot.db import engine_for, make_engine, session_scope
 from bot.db.models import PARTNER_TYPES, Partner, PartnerFieldSource, Service
 from bot.routing import io as rio
-from bot.routing.seed import seed
 from bot.routing.services import TOPICS
 from tests.conftest import migrate_and_seed
 from tests.routing.conftest import _drop, _new_database
