@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.routing import validate_place_answer
-from bot import config, messages
+from bot import config, live, messages
 from bot.db import DatabaseUnavailable, session_scope
 from bot.handover import lifecycle
 from bot.handover.contact import (ACCEPTED_MARK, EMAIL, PHONE, WHATSAPP, clean_name, contact_from_text,
@@ -64,28 +64,72 @@ class ActionOfferHandover(Action):
         return "action_offer_handover"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        reason = _reason(tracker)
+        events: List[EventType] = []
+        asked_for_person = tracker.latest_message.get("intent", {}).get("name") == "request_human"
+        declined_live = tracker.get_slot("handover_offer") == "live"  # "nee" to the chat (rules)
+        unanswered = tracker.get_slot("live_chat_state") == "unavailable"  # nobody picked the chat up
+        if declined_live:
+            reason = tracker.get_slot("handover_reason") or _reason(tracker)
+            events += [SlotSet("handover_offer", None), SlotSet("live_declined", True)]
+        elif unanswered:
+            reason = REQUEST_HUMAN
+            dispatcher.utter_message(text=messages.LIVE_NOT_FOUND)
+            events.append(SlotSet("live_chat_state", None))
+        else:
+            reason = _reason(tracker)
+        events.insert(0, SlotSet("handover_reason", reason))
         key = _done_key(reason, tracker.get_slot("handover_partner_id"))
         done = tracker.get_slot("handover_done") or {}
         if key in done:
             dispatcher.utter_message(text=messages.HANDOVER_ALREADY.format(reference=done[key]))
-            return [SlotSet("handover_reason", reason)]
+            return events
+        days = self._retention_days()
+        if reason in (ROUTING, REQUEST_HUMAN) and not (declined_live or unanswered
+                                                      or tracker.get_slot("live_declined")):
+            chat = self._live_offer(tracker)
+            if chat is not None and chat.possible:
+                if asked_for_person:
+                    dispatcher.utter_message(text=messages.HUMAN_INTRO)
+                dispatcher.utter_message(
+                    text=messages.LIVE_OFFER.format(days=days),
+                    buttons=[{"title": messages.LIVE_YES, "payload": "/affirm"},
+                             {"title": messages.LIVE_NO, "payload": "/deny"}])
+                return [SlotSet("handover_reason", reason), SlotSet("handover_offer", "live")]
+        else:
+            chat = None
         if reason == ROUTING:
             partner = tracker.get_slot("handover_partner_name")
         else:
             partner = messages.WERKCENTRUM_STAFF
-            if tracker.latest_message.get("intent", {}).get("name") == "request_human":
+            if asked_for_person:
                 dispatcher.utter_message(text=messages.HUMAN_INTRO)
-        try:
-            days = config.retention_days()
-        except ValueError as exc:  # the purge refuses to run too; the person still gets an answer
-            log.error("%s", exc)
-            days = config.DEFAULT_RETENTION_DAYS
+        if asked_for_person and chat is not None and chat.why == "closed":
+            # Someone who asks for a person hears when chatting is possible; then what is possible now.
+            dispatcher.utter_message(text=messages.LIVE_OUTSIDE_HOURS.format(hours=chat.hours))
         dispatcher.utter_message(
             text=messages.CONSENT_ASK.format(partner=partner, days=days),
             buttons=[{"title": messages.CONSENT_YES, "payload": "/affirm"},
                      {"title": messages.CONSENT_NO, "payload": "/deny"}])
-        return [SlotSet("handover_reason", reason)]
+        return events
+
+    @staticmethod
+    def _retention_days() -> int:
+        try:
+            return config.retention_days()
+        except ValueError as exc:  # the purge refuses to run too; the person still gets an answer
+            log.error("%s", exc)
+            return config.DEFAULT_RETENTION_DAYS
+
+    @staticmethod
+    def _live_offer(tracker: Tracker) -> Optional[live.Offer]:
+        """Whether a live chat can be offered now; None when the database cannot tell (then the
+        handover is offered, which works without the chat)."""
+        try:
+            with session_scope() as session:
+                return live.offer(session, tracker.get_slot("region_code"))
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.warning("live chat availability unknown: %s", type(exc).__name__)
+            return None
 
 
 class ActionAskContactName(Action):

@@ -93,6 +93,38 @@ RETRY_BUTTON = "Nog een keer"  # a button: at most 20 characters (WhatsApp)
 HANDOVER_NO_PARTNER = ("Ik kan je vraag nu niet doorgeven. Kijk op werkcentrum.nl voor het Werkcentrum "
                        "bij jou in de buurt.")
 
+# --- live chat with the Werkcentrum (bot/live, actions/live.py, the gateway's bot/gateway/live.py) ---
+LIVE_OFFER = ("Wil je nu chatten met iemand van het Werkcentrum? Die persoon leest dan dit gesprek. "
+              "Zonder je BSN of bankgegevens. We bewaren de chat {days} dagen. Daarna wissen we alles.")
+LIVE_YES = "Ja, nu chatten"        # buttons: at most 20 characters (WhatsApp)
+LIVE_NO = "Nee, dank je"
+LIVE_WAITING = ("Even geduld. Ik zoek iemand van het Werkcentrum voor je. "
+                "Dat duurt meestal niet langer dan {minutes} minuten.")
+LIVE_OUTSIDE_HOURS = "Chatten met het Werkcentrum kan nu niet. Dat kan op {hours}."
+LIVE_NOBODY_FREE = "Er is nu niemand van het Werkcentrum vrij om te chatten."
+LIVE_NOT_FOUND = "Het lukt nu niet om iemand van het Werkcentrum te vinden. Sorry dat je moest wachten."
+LIVE_DB_DOWN = "Het lukt me nu niet om de chat te starten. Er is niets kwijt."
+# What the person reads while staff chat with them (the gateway sends these).
+LIVE_JOINED = "Je praat nu met {name} van het Werkcentrum."
+LIVE_RETURNED = "{name} geeft het gesprek terug aan de gids."
+LIVE_ENDED = "{name} heeft de chat gestopt."
+LIVE_HANDOVER = ("{name} heeft je vraag doorgegeven aan {partner}. Ze nemen contact met je op. "
+                 "Je nummer is {reference}. Bewaar dit nummer goed.")
+LIVE_CRISIS = ("Ben je in direct gevaar? Bel dan meteen 112. Denk je aan zelfmoord? Bel dan nu gratis 113 "
+               "of 0800-0113. Daar is dag en nacht iemand voor je. Ik heb de medewerker ook gewaarschuwd.")
+LIVE_NOT_DELIVERED = "Je bericht is niet aangekomen. Probeer het zo nog een keer."
+# For staff, in the console (not B1-checked as the gids's own words, but kept plain too).
+LIVE_STAFF_CRISIS = ("Let op: deze persoon schrijft over acuut gevaar of zelfmoord. "
+                     "De gids heeft 112 en 113 genoemd.")
+LIVE_QUICK_TEXTS = (
+    "Hallo, ik ben {name} van het Werkcentrum. Waar kan ik je mee helpen?",
+    "Dank je. Ik kijk even voor je. Een moment.",
+    "Mag ik je telefoonnummer of e-mailadres? Dan kan een collega contact met je opnemen.",
+    "Ik geef je vraag door aan een collega. Die neemt contact met je op.",
+    "Heb je nog een vraag?",
+    "Bedankt voor het gesprek. Succes!",
+)
+
 # The gateway's own answers, when a message does not reach the gids.
 MESSAGE_TOO_LONG = "Je bericht is te lang. Stuur je vraag in een paar kortere berichten."
 SLOW_DOWN = "Je stuurt veel berichten snel na elkaar. Wacht even en stuur je bericht dan opnieuw."
@@ -157,9 +189,13 @@ def all_texts() -> Dict[str, str]:
     examples = {"name": "Haren", "place": "Amstrdam", "sector": "de metaal", "gemeente": "Midden-Groningen", "region": "Groningen",
                 "topic": "schulden", "needs": "schulden en werk zoeken", "first": "schulden",
                 "partner": "Gemeente Zwolle", "days": 90, "number": "06 12345678", "method": "de telefoon",
-                "reference": "WC-2026-000123", "website": "https://www.zwolle.nl", "date": "maandag 4 mei 2026"}
+                "reference": "WC-2026-000123", "website": "https://www.zwolle.nl", "date": "maandag 4 mei 2026",
+                "minutes": 2, "hours": "maandag tot en met vrijdag van 9:00 tot 17:00"}
     out = {}
     for key, value in globals().items():
         if key.isupper() and isinstance(value, str):
             out[key] = value.format(**examples)
+        elif key.isupper() and key.endswith("_TEXTS") and isinstance(value, tuple):
+            # Lists of texts a person reads, such as the staff's quick texts in the live chat.
+            out.update({f"{key}[{i}]": v.format(**examples) for i, v in enumerate(value)})
     return out

@@ -27,6 +27,7 @@ CORE_TESTS = {
     "test_safety.py", "test_spacy_pipeline.py", "test_training_data.py", "test_handover_e2e.py",
     "test_e2e_handover_to_console.py", "privacy/test_logging.py", "privacy/test_retention.py",
     "privacy/test_tracker_store.py", "privacy/test_contact_prompt_leak.py", "test_lock_store.py",
+    "test_nlu_thread.py",
 }
 try:
     import rasa  # noqa: F401
@@ -344,11 +345,13 @@ GATEWAY_SECRET = "test-gateway-secret"
 
 
 @pytest.fixture(scope="session")
-def gateway(core):
-    """``gids gateway`` in front of the ``core`` fixture, as start.sh runs it. Yields its URL."""
+def gateway(core, actions_db_url):
+    """``gids gateway`` in front of the ``core`` fixture, as start.sh runs it, on the action
+    server's database (the live chat's messages are there). Yields its URL."""
     core_url, _ = core
     port = free_port()
-    env = {"GIDS_CORE_URL": core_url, "GIDS_CORE_TOKEN": CORE_TOKEN, "GIDS_GATEWAY_SECRET": GATEWAY_SECRET}
+    env = {"GIDS_CORE_URL": core_url, "GIDS_CORE_TOKEN": CORE_TOKEN, "GIDS_GATEWAY_SECRET": GATEWAY_SECRET,
+           "DATABASE_URL": actions_db_url}
     with running([SVC_BIN / "gids", "gateway", "--port", port], port, env, "test-gateway.log"):
         yield f"http://127.0.0.1:{port}"
 

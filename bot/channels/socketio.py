@@ -9,7 +9,12 @@ What the gateway adds: the session id is one the gateway issued and signed (bot.
 id it did not issue gets a new conversation, never someone else's. A message is at most
 MAX_MESSAGE_CHARS, a socket.io packet at most MAX_BODY_BYTES, and both the connection and the
 conversation are rate-limited; the person gets a plain answer for each, and nothing reaches the
-core. One turn at a time per conversation, in order."""
+core. One turn at a time per conversation, in order.
+
+During a live chat with staff (bot.gateway.live) the person's messages go to the staff member, not
+to the core; the widget gets ``live_message`` events (and ``live_typing``) in the room
+``live:<conversation>``, and after a reconnect sends ``live_sync {after: <last id>}`` to get what
+it missed."""
 from __future__ import annotations
 
 import logging
@@ -18,14 +23,19 @@ from typing import Any, Dict, List, Mapping, Optional
 import socketio
 
 from bot import messages
+from bot.db import DatabaseUnavailable
 from bot.gateway.core import CoreClient, CoreUnavailable
 from bot.gateway.ids import ConversationIds
 from bot.gateway.limits import MAX_BODY_BYTES, MAX_MESSAGE_CHARS, KeyedLocks, RateLimiter
+from bot.gateway.live import LiveDesk
+from bot.gateway.live import room as live_room
+from bot.live import FeedItem
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "socketio"
 USER_EVENT, BOT_EVENT = "user_uttered", "bot_uttered"
+LIVE_EVENT = "live_message"   # a live chat message (bot.live.FeedItem.for_person)
 
 
 def _quick_replies(buttons: Any) -> List[Dict[str, Any]]:
@@ -78,6 +88,9 @@ class WebchatEndpoint:
                                         max_http_buffer_size=MAX_BODY_BYTES, logger=False, engineio_logger=False)
         self.sio.on("session_request", self.session_request)
         self.sio.on(USER_EVENT, self.user_uttered)
+        self.sio.on("live_sync", self.live_sync)
+        # The live chat with staff (bot.gateway.live), when the gateway has one.
+        self.live: Optional[LiveDesk] = None
 
     def attach(self, app: Any) -> None:
         self.sio.attach(app, socketio_path="socket.io")
@@ -88,9 +101,37 @@ class WebchatEndpoint:
         previous = (await self.sio.get_session(sid)).get("token")
         if previous and previous != token:
             await self.sio.leave_room(sid, previous)
+            old_sender = self.ids.sender(CHANNEL, previous)
+            if old_sender:
+                await self.sio.leave_room(sid, live_room(old_sender))
         await self.sio.save_session(sid, {"token": token})
         await self.sio.enter_room(sid, token)
+        sender = self.ids.sender(CHANNEL, token)
+        if sender:
+            await self.sio.enter_room(sid, live_room(sender))
         await self.sio.emit("session_confirm", token, to=sid)
+
+    async def live_sync(self, sid: str, data: Any = None) -> None:
+        """After a (re)connect the widget asks for the live chat messages after the last one it
+        shows; it drops any it already has (by id), so nothing is shown twice."""
+        token = (await self.sio.get_session(sid)).get("token")
+        sender = self.ids.sender(CHANNEL, token) if token else None
+        after = data.get("after") if isinstance(data, dict) else None
+        if self.live is None or sender is None or not isinstance(after, int) or isinstance(after, bool):
+            return
+        try:
+            items = await self.live.replay(sender, after)
+        except DatabaseUnavailable as exc:
+            logger.error("web chat: live chat messages not replayed: %s", exc)
+            return
+        for item in items:
+            await self.sio.emit(LIVE_EVENT, item.for_person(), to=sid)
+
+    async def deliver_live(self, item: FeedItem) -> None:
+        await self.sio.emit(LIVE_EVENT, item.for_person(), room=live_room(item.conversation_id))
+
+    async def live_typing(self, conversation_id: str) -> None:
+        await self.sio.emit("live_typing", {}, room=live_room(conversation_id))
 
     async def _say(self, to: str, text: str) -> None:
         await self.sio.emit(BOT_EVENT, {"text": text}, to=to)
@@ -121,12 +162,29 @@ class WebchatEndpoint:
             await self._say(sid, messages.SLOW_DOWN)
             return
         async with self.locks.hold(sender):
+            live_unknown = False
+            if self.live is not None:
+                ref = data.get("client_ref")
+                try:
+                    stored = await self.live.person_message(CHANNEL, sender, text,
+                                                            client_ref=ref if isinstance(ref, str) else None)
+                except DatabaseUnavailable as exc:
+                    logger.error("web chat: live chat unknown: %s", exc)
+                    stored, live_unknown = None, True
+                if stored is not None:
+                    # The staff member reads it from the database; the crisis answer comes now.
+                    for item in stored.replies:
+                        await self.sio.emit(LIVE_EVENT, item.for_person(), room=live_room(sender))
+                    return
             try:
                 answers = await self.core.turn(sender, text, CHANNEL)
             except CoreUnavailable as exc:
                 logger.error("web chat: %s", exc)
                 await self._say(sid, messages.GIDS_DOWN)
                 return
+            if not answers and live_unknown:
+                # A paused core answers nothing: the message was meant for a staff member.
+                await self._say(sid, messages.LIVE_NOT_DELIVERED)
             for answer in answers:
                 for event in widget_events(answer):
                     await self.sio.emit(BOT_EVENT, event, room=token)

@@ -43,6 +43,9 @@ from bot.channels.graph_api import DEFAULT_GRAPH_API_URL, OUTSIDE_WINDOW_ERROR, 
 from bot.db import DatabaseUnavailable, engine_for, get_engine
 from bot.gateway.core import CoreClient, CoreUnavailable
 from bot.gateway.limits import MAX_MESSAGE_CHARS, MAX_WEBHOOK_BYTES, KeyedLocks, RateLimiter
+from bot.gateway.live import LiveDesk
+from bot import live as live_store
+from bot.live import FeedItem
 
 logger = logging.getLogger(__name__)
 
@@ -362,6 +365,7 @@ class WhatsAppReplies:
         self._last_inbound: Optional[datetime] = inbound_at
         self._checked_at: Optional[datetime] = None
         self._window_closed = False       # set when Graph says so (error 131047)
+        self.sent = 0                     # messages Graph (maybe) took
         self._template_done = False       # the template (or the warning) is once per turn
 
     async def send_response(self, recipient_id: str, message: Mapping[str, Any]) -> None:
@@ -431,6 +435,7 @@ class WhatsAppReplies:
             self._window_closed = True  # Meta's clock decides; ours was behind
             await self._send_template(recipient_id)
             return False
+        self.sent += bool(result.maybe_delivered)
         return result.maybe_delivered
 
     async def _window_open(self, recipient_id: str) -> bool:
@@ -494,6 +499,7 @@ class WhatsAppChannel:
         self._tasks: Set[asyncio.Task] = set()
         self._engine: Optional[Engine] = None
         self._last_prune: Optional[datetime] = None
+        self.live: Optional[LiveDesk] = None  # the live chat with staff (bot.gateway.live)
         # Meta waits about 20 s for the 200; a slower core means "deliver again" (503).
         self.answer_timeout = answer_timeout
         # Pseudonyms in logs: keyed, because phone numbers are few enough to hash them all.
@@ -655,6 +661,7 @@ class WhatsAppChannel:
                 return
             replies = WhatsAppReplies(self, inbound_at=inbound.sent_at)
             answers: Sequence[Mapping[str, Any]] = []
+            live_replies: Sequence[FeedItem] = []
             if inbound.kind == UNSUPPORTED:
                 self.core.metrics.refused(CHANNEL, "unsupported")
                 answers = [{"text": TEXT_ONLY}]
@@ -667,16 +674,28 @@ class WhatsAppChannel:
                 self.core.metrics.refused(CHANNEL, "rate_limited")
                 answers = [{"text": messages.SLOW_DOWN}]
             elif inbound.kind != IGNORED:
-                text = inbound.text
-                if inbound.kind == TEXT:
-                    text = await self._numbered_choice(inbound.sender, text) or text
-                try:
-                    answers = await self.core.turn(inbound.sender, text, CHANNEL, message_id=inbound.message_id)
-                except CoreUnavailable as exc:
-                    logger.error("WhatsApp: %s; Meta will deliver the message again", exc)
-                    settle(False)
-                    return
-                self.menus.set(inbound.sender, None)  # this turn answers (or passes) any earlier menu
+                stored = None
+                if self.live is not None:
+                    try:
+                        # The WhatsApp id keeps a redelivered message from being stored twice.
+                        stored = await self.live.person_message(CHANNEL, inbound.sender, inbound.text,
+                                                                client_ref=inbound.message_id)
+                    except DatabaseUnavailable:
+                        settle(False)  # Meta delivers again
+                        return
+                if stored is not None:
+                    live_replies = stored.replies  # for the staff member; a crisis answer comes now
+                else:
+                    text = inbound.text
+                    if inbound.kind == TEXT:
+                        text = await self._numbered_choice(inbound.sender, text) or text
+                    try:
+                        answers = await self.core.turn(inbound.sender, text, CHANNEL, message_id=inbound.message_id)
+                    except CoreUnavailable as exc:
+                        logger.error("WhatsApp: %s; Meta will deliver the message again", exc)
+                        settle(False)
+                        return
+                    self.menus.set(inbound.sender, None)  # this turn answers (or passes) any earlier menu
             try:
                 new = await asyncio.to_thread(records.claim_message, self.engine, CHANNEL,
                                               inbound.message_id, utcnow())
@@ -693,6 +712,34 @@ class WhatsAppChannel:
                 return
             for answer in answers:
                 await replies.send_response(inbound.sender, answer)
+            for item in live_replies:
+                error = await self.send_live(item)
+                if self.live is not None:
+                    await self.live.delivered(item.id, error)
+
+    # -- live chat with staff (bot.gateway.live) -----------------------------------------------
+
+    async def send_live(self, item: FeedItem) -> Optional[str]:
+        """Sends one live chat message; None when Graph took it, else why not (for staff)."""
+        replies = WhatsAppReplies(self)
+        if not self.can_send:
+            return "WhatsApp is niet ingesteld"
+        if not await replies._window_open(item.conversation_id):
+            return "buiten het 24-uursvenster van WhatsApp"
+        text = f"{item.staff_name}: {item.text}" if item.author == "staff" and item.staff_name else item.text
+        await replies.send_response(item.conversation_id, {"text": text, "buttons": item.buttons})
+        return None if replies.sent else "WhatsApp nam het bericht niet aan"
+
+    async def deliver_live(self, item: FeedItem) -> None:
+        """The desk's delivery: one gateway claims the message, sends it and records the result."""
+        desk = self.live
+        if desk is None or not await desk.db(live_store.claim_delivery, item.id):
+            return
+        error = await self.send_live(item)
+        await desk.delivered(item.id, error)
+        if error:
+            logger.warning("WhatsApp: live chat message to %s not delivered: %s", self.mask(item.conversation_id),
+                           error)
 
     async def _numbered_choice(self, sender: str, text: str) -> Optional[str]:
         match = _NUMBER.fullmatch(text or "")

@@ -22,22 +22,36 @@ MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augus
 STATUS_NAMES = {"new": "Nieuw", "claimed": "Opgepakt", "closed": "Afgesloten"}
 AUDIENCES = {"werkzoekende": "Werkzoekende", "werkende": "Werkende", "werkgever": "Werkgever"}
 REASONS = {"routing": "De gids verwees door", "request_human": "Wilde een medewerker spreken",
-           "fallback": "De gids begreep de vraag niet"}
-SPEAKERS = {"persoon": "Persoon", "gids": "Gids"}
+           "fallback": "De gids begreep de vraag niet", "live_chat": "Gemaakt in een live chat"}
+SPEAKERS = {"persoon": "Persoon", "gids": "Gids", "medewerker": "Medewerker"}
 AUDIT_ACTIONS = {
     "view": "bekeken", "print": "afgedrukt", "export": "geëxporteerd (JSON)", "claim": "opgepakt",
     "close": "afgesloten", "note": "notitie geschreven", "forward": "doorgestuurd", "list": "in lijst (API)",
     "create": "gemaakt", "notify": "partner bericht gestuurd", "forget": "gewist", "purge": "gewist",
     "partner_change_propose": "wijziging voorgesteld", "partner_change_approve": "wijziging goedgekeurd",
     "partner_change_reject": "wijziging afgewezen", "coverage": "dekking bekeken",
+    "live_request": "live chat gevraagd", "live_pickup": "live chat opgepakt", "live_view": "live chat bekeken",
+    "live_returned": "live chat terug naar de gids", "live_ended": "live chat gestopt",
+    "live_handover": "overdracht gemaakt uit live chat", "live_unanswered": "live chat niet opgepakt",
+    "live_available": "beschikbaar voor live chat", "live_unavailable": "niet beschikbaar voor live chat",
+    "live_hours": "tijden live chat gewijzigd",
 }
 PARTNER_TYPES = {
     "gemeente": "Gemeente", "uwv": "UWV", "vakbond": "Vakbond", "sbb": "SBB", "wsp": "Werkgeversservicepunt",
     "werkcentrum": "Werkcentrum", "onderwijs": "Onderwijs", "werkgeversorganisatie": "Werkgeversorganisatie",
     "taalhuis": "Taalhuis", "juridisch_loket": "Juridisch Loket", "schuldhulp": "Schuldhulp",
     "inburgering": "Inburgering", "leerwerkloket": "Leerwerkloket", "scholing_info": "Scholing",
-    "crisis": "Crisishulp",
+    "crisis": "Crisishulp", "sectorfonds": "Sectorfonds",
 }
+
+
+def partner_type(kind: str) -> str:
+    return PARTNER_TYPES.get(kind, kind)
+
+
+def time_nl(value: Optional[datetime]) -> str:
+    """'9.05 uur', local time."""
+    return _time(local(value)) if value else ""
 
 
 def topic_name(topic: str) -> str:
@@ -101,4 +115,4 @@ def register(env: jinja2.Environment) -> None:
                        channel_name=lambda s: _capitalised(CHANNEL_LABELS.get(s, s)),
                        speaker_name=lambda s: SPEAKERS.get(s, s),
                        audit_action=lambda s: AUDIT_ACTIONS.get(s, s),
-                       partner_type=lambda s: PARTNER_TYPES.get(s, s))
+                       partner_type=partner_type)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, views
+from . import api, live, views
 from .common import OPENAPI
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -33,6 +33,7 @@ def setup(app: web.Application) -> None:
     for action in CHANGE_ACTIONS:
         r.add_post(f"/changes/{{id:[0-9]{{1,9}}}}/{action}", views.change_decision)
     r.add_get("/coverage", views.coverage_page, name="coverage")
+    live.setup(app)
 
     app[OPENAPI] = api.load_document()
     r.add_get(f"{api.PREFIX}/openapi.json", api.openapi)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp_session
 from aiohttp import web
 
+from bot import live
 from bot.messages import TOPIC_NAMES
 from bot.routing import changes
 
@@ -75,6 +76,9 @@ async def logout(request: web.Request) -> web.Response:
     web_session = await aiohttp_session.get_session(request)
     sid = web_session.get("sid", "")
     await in_db(request, queries.record_logout, staff, sid, ip)
+    if staff.role in ("werkcentrum", "admin"):
+        # Whoever logs off takes no live chats; people waiting for them go back to the gids.
+        await in_db(request, live.set_available, staff.id, False, live.utcnow())
     web_session.clear()
     flash(web_session, "info", "Je bent uitgelogd.")
     raise web.HTTPSeeOther("/login")

@@ -7,6 +7,9 @@ credentials-core.yml key ``bot.core.channel.GatewayInput``; routes under ``/webh
   buttons, custom, image, attachment), so each channel of the gateway renders them in its own way;
 - ``POST /webhooks/gateway/last_bot_message`` ``{"sender"}`` → the last bot message of the
   conversation when the person has not spoken since (WhatsApp's numbered menus after a restart);
+- ``POST /webhooks/gateway/resume`` ``{"sender", "what"}`` → ``{"messages": [...]}``: a live chat with
+  staff ended (bot/live): the pause ends and the gids speaks again ("back": it says so;
+  "unavailable": nobody picked the chat up, so it offers the handover);
 - ``GET /webhooks/gateway/`` → ``{"status": "ok"}`` for health checks (no token needed).
 
 Every other route needs ``Authorization: Bearer <token>``: GIDS_CORE_TOKEN, or on one machine the
@@ -58,6 +61,9 @@ class GatewayInput(InputChannel):
         return cls(token=shared_secret(CORE_TOKEN))
 
     def __init__(self, token: str = "") -> None:
+        from bot.core import nlu_thread
+
+        nlu_thread.install()  # before the first message: the NLU off the event loop
         self.token = token.strip()
         if not self.token:
             logger.error("%s is not set: the gateway channel refuses every request", CORE_TOKEN)
@@ -102,6 +108,22 @@ class GatewayInput(InputChannel):
                                              message_id=message_id, metadata={**metadata, "channel": channel}))
             return response.json({"messages": output.messages})
 
+        @bp.route("/resume", methods=["POST"])
+        async def resume(request: Request) -> HTTPResponse:
+            problem = refuse(request)
+            if problem is not None:
+                return problem
+            what = request.json.get("what")
+            if what not in RESUMES:
+                return response.json({"error": "what"}, status=400)
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or getattr(agent, "processor", None) is None or (
+                    callable(getattr(agent, "is_ready", None)) and not agent.is_ready()):
+                return response.json({"error": "the core is not ready"}, status=503)
+            output = GatewayOutput()
+            await _resume(agent, request.json["sender"], what, output)
+            return response.json({"messages": output.messages})
+
         @bp.route("/last_bot_message", methods=["POST"])
         async def last_bot_message(request: Request) -> HTTPResponse:
             problem = refuse(request)
@@ -115,6 +137,30 @@ class GatewayInput(InputChannel):
             return response.json({"message": _last_bot_message(tracker.events if tracker else [])})
 
         return bp
+
+
+# After a live chat with staff (bot/live): the slot the actions read, and the action the gids
+# speaks with again. "unavailable": nobody picked the chat up, so the handover is offered.
+RESUMES = {"unavailable": ("unavailable", "action_offer_handover"), "back": (None, "utter_live_back")}
+
+
+async def _resume(agent: Any, sender: str, what: str, output: GatewayOutput) -> None:
+    """Ends the pause that action_start_live_chat began and lets the gids speak once, then listen,
+    as one change of the tracker under the conversation's lock (Rasa 3.6's processor API)."""
+    from rasa.core.policies.policy import PolicyPrediction
+    from rasa.shared.core.events import ConversationResumed, SlotSet
+
+    slot_value, action_name = RESUMES[what]
+    processor = agent.processor
+    async with agent.lock_store.lock(sender):
+        tracker = await processor.fetch_tracker_and_update_session(sender, output)
+        tracker.update(ConversationResumed())
+        tracker.update(SlotSet("live_chat_state", slot_value))
+        for name in (action_name, "action_listen"):
+            action = processor._get_action(name)
+            prediction = PolicyPrediction.for_action_name(processor.domain, name, "live_chat")
+            await processor._run_action(action, tracker, output, processor.nlg, prediction)
+        await processor.save_tracker(tracker)
 
 
 def _last_bot_message(events: List[Any]) -> Optional[Dict[str, Any]]:

@@ -380,3 +380,95 @@ class ChannelContact(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_inbound_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+
+
+# --- live chat with the Werkcentrum (bot/live) --------------------------------------------------
+# A person who consented chats with a staff member of their region during office hours; the core
+# is paused meanwhile and the gateway carries the messages. Every message is stored (redacted)
+# before it is delivered, so a reload or restart on either side loses and doubles nothing.
+
+LIVE_STATUSES = ("waiting", "active", "returned", "ended", "handover")
+LIVE_OPEN = ("waiting", "active")
+LIVE_AUTHORS = ("person", "staff", "gids", "system")
+
+
+class LiveChat(Base):
+    __tablename__ = "live_chat"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)  # Rasa sender id
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="waiting", index=True)
+    region_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"), index=True)
+    gemeente_code: Mapped[Optional[str]] = mapped_column(String(8), ForeignKey("gemeente.code"))
+    topics: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON, first = main
+    # The conversation with the gids before the chat, redacted as a handover's transcript (JSON).
+    before: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    consented_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    picked_up_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    picked_up_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    staff_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")  # what the person reads
+    ended_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    ended_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    handover_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("handover.id", ondelete="SET NULL"))
+    # What the gateway must still tell the core ("unavailable": offer the handover; "back": the
+    # gids speaks again), and since when a gateway is doing it (a lease: a crash mid-way is redone).
+    resume: Mapped[Optional[str]] = mapped_column(String(12))
+    resume_claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    staff_typing_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    crisis: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    __table_args__ = (
+        CheckConstraint("status IN ('waiting', 'active', 'returned', 'ended', 'handover')", name="status"),
+    )
+
+
+class LiveMessage(Base):
+    __tablename__ = "live_message"
+    # The id orders every feed (the gateway's, the console's): a reader asks for ids after its last.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(Integer, ForeignKey("live_chat.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    author: Mapped[str] = mapped_column(String(8), nullable=False)  # person, staff, gids, system
+    user_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # redacted
+    payload: Mapped[Optional[str]] = mapped_column(Text)  # JSON: a gids message's buttons
+    # The sender's own id of the message: a resend after a reconnect is stored once.
+    client_ref: Mapped[Optional[str]] = mapped_column(String(64))
+    to_person: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    crisis: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # WhatsApp: when a gateway took it to send (a lease) and when Graph accepted it.
+    delivery_claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    delivered_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    delivery_error: Mapped[Optional[str]] = mapped_column(String(200))
+    __table_args__ = (
+        UniqueConstraint("chat_id", "author", "client_ref", name="client_ref"),
+        CheckConstraint("author IN ('person', 'staff', 'gids', 'system')", name="author"),
+    )
+
+
+class StaffPresence(Base):
+    """Whether a staff member takes live chats now: ``available`` they set in the console;
+    ``seen_at`` the console's live page renews while it is open. Both must hold."""
+    __tablename__ = "staff_presence"
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+
+
+class LiveHours(Base):
+    """Office hours of a region's live chat, local time (Europe/Amsterdam), set by administrators.
+    A region without rows has no live chat."""
+    __tablename__ = "live_hours"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(8), ForeignKey("arbeidsmarktregio.code"), nullable=False)
+    weekday: Mapped[int] = mapped_column(Integer, nullable=False)  # 0 = Monday
+    opens: Mapped[str] = mapped_column(String(5), nullable=False)  # "09:00"
+    closes: Mapped[str] = mapped_column(String(5), nullable=False)
+    __table_args__ = (
+        UniqueConstraint("region_code", "weekday", name="region_day"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("opens < closes", name="opens_before_closes"),
+    )

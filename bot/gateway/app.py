@@ -21,6 +21,7 @@ from bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
 from bot.gateway.core import CoreClient
 from bot.gateway.ids import ConversationIds
 from bot.gateway.limits import MAX_BODY_BYTES, MAX_WEBHOOK_BYTES, RateLimiter
+from bot.gateway.live import LiveDesk
 from bot.metrics import GatewayMetrics, Network, exposition, may_read_metrics, parse_allow, refused
 from bot.tokens import CORE_TOKEN, GATEWAY_SECRET, shared_secret
 
@@ -69,6 +70,12 @@ def make_app(settings: Optional[GatewaySettings] = None, *,
     wa = WhatsAppChannel(core, whatsapp)
     webchat.attach(app)
     app.add_routes(rest.routes() + wa.routes())
+    # Live chat with staff: every channel hands a person's message to the desk first, and the
+    # desk delivers what staff and the gids write (bot/gateway/live.py).
+    desk = LiveDesk(core, engine=lambda: wa.engine)
+    webchat.live = rest.live = wa.live = desk
+    desk.deliverers.update({"socketio": webchat.deliver_live, "whatsapp": wa.deliver_live})
+    desk.typing = webchat.live_typing
 
     async def health(_: web.Request) -> web.Response:
         cores = await core.readiness()
@@ -87,10 +94,16 @@ def make_app(settings: Optional[GatewaySettings] = None, *,
     app.router.add_get("/metrics", metrics_page)
     app["core"], app["ids"], app["webchat"], app["rest"], app["whatsapp"] = core, ids, webchat, rest, wa
     app["metrics"] = metrics
+    app["live"] = desk
+
+    async def start_desk(_: web.Application) -> None:
+        desk.start()
 
     async def close(_: web.Application) -> None:
+        await desk.stop()
         await wa.close()
         await core.close()
 
+    app.on_startup.append(start_desk)
     app.on_cleanup.append(close)
     return app

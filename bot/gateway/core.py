@@ -138,6 +138,12 @@ class CoreClient:
         self.metrics.turn(channel, time.monotonic() - started, found)
         return found
 
+    async def resume(self, sender: str, what: str) -> List[Dict[str, Any]]:
+        """A live chat ended (bot.gateway.live): the core speaks again; its bot messages."""
+        answer = await self._post("resume", {"sender": sender, "what": what})
+        messages = answer.get("messages")
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
     async def last_bot_message(self, sender: str) -> Optional[Dict[str, Any]]:
         answer = await self._post("last_bot_message", {"sender": sender})
         message = answer.get("message")

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
-from bot import config
+from bot import config, live
 from bot.db import database_errors, get_engine, session_scope
 from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
                            LoginThrottle, OutboxMessage, TranscriptLine)
@@ -174,6 +174,7 @@ def purge(days: Optional[int] = None, now: Optional[datetime] = None, dry_run: b
         with session_scope(engine or get_engine()) as session:
             old_handovers = select(Handover.id).where(Handover.updated_at < cutoff).scalar_subquery()
             counts = _handover_rows(session, old_handovers, dry_run)
+            counts["live_chats"] = live.purge(session, cutoff, dry_run)
             counts["channel_messages_seen"] = _count_or_delete(
                 session, ChannelMessageSeen, ChannelMessageSeen.received_at < cutoff, dry_run)
             counts["channel_contacts"] = _count_or_delete(
@@ -220,6 +221,7 @@ def forget(reference: str, *, engine: Optional[Engine] = None, tracker_url: Opti
             # ChannelContact.user_id is the channel's id of the person, which is the Rasa sender id.
             counts["channel_contacts"] = _count_or_delete(
                 session, ChannelContact, ChannelContact.user_id == conversation_id, dry_run=False)
+            counts["live_chats"] = live.forget(session, conversation_id)
             counts["tracker_conversations"], counts["tracker_events"] = _tracker_delete(
                 tracker_url, _EVENTS.c.sender_id == conversation_id, dry_run=False)
             _audit(session, "forget", actor,

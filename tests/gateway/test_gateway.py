@@ -11,12 +11,12 @@ import urllib.request
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import socketio
 from aiohttp import web
 
 from bot import messages
 from bot.gateway.app import GatewaySettings, make_app
 from tests.conftest import CORE_TOKEN, free_port, tracker_events
+from tests.gateway.widget import WidgetClient
 
 pytestmark = pytest.mark.model
 
@@ -96,41 +96,6 @@ def test_rest_answers_bad_requests_plainly(gateway, body):
 
 
 # --- the web chat's socket.io -------------------------------------------------------------------
-
-class WidgetClient:
-    """The widget's side of the protocol (bot/channels/webchat/static/widget.js), in Python."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.confirmed: asyncio.Queue = asyncio.Queue()
-        self.said: asyncio.Queue = asyncio.Queue()
-        self.sio.on("session_confirm", self.confirmed.put_nowait)
-        self.sio.on("bot_uttered", self.said.put_nowait)
-
-    async def open(self, url: str, session_id=None) -> str:
-        await self.sio.connect(url, socketio_path="socket.io", transports=["websocket"])
-        await self.sio.emit("session_request", {"session_id": session_id})
-        return await asyncio.wait_for(self.confirmed.get(), 30)
-
-    async def say(self, text: str, session_id: str) -> None:
-        await self.sio.emit("user_uttered", {"message": text, "session_id": session_id})
-
-    async def answers(self, until, timeout: float = 60) -> list:
-        got = []
-        while not any(until(e) for e in got):
-            got.append(await asyncio.wait_for(self.said.get(), timeout))
-        return got
-
-    async def nothing_within(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self.said.get(), seconds)
-        except asyncio.TimeoutError:
-            return True
-        return False
-
-    async def close(self) -> None:
-        await self.sio.disconnect()
-
 
 async def test_webchat_conversation_with_partner_card_as_one_event(gateway, core):
     client = WidgetClient()

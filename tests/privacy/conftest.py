@@ -82,13 +82,13 @@ def seeded_url(backend, pg_databases, tmp_path_factory) -> str:
 def engine(seeded_url):
     """The seeded gids database, with no handovers, audit entries or channel rows left by an
     earlier test (purge deletes whatever is old, so tests must not see each other's rows)."""
-    from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
-                               OutboxMessage, QuestionSignal, TranscriptLine)
+    from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote, LiveChat,
+                               LiveMessage, OutboxMessage, QuestionSignal, TranscriptLine)
 
     eng = make_engine(seeded_url)
     with eng.begin() as conn:
-        for model in (AuditLog, TranscriptLine, HandoverNote, OutboxMessage, Handover, ChannelMessageSeen,
-                      ChannelContact, QuestionSignal):
+        for model in (AuditLog, TranscriptLine, HandoverNote, OutboxMessage, LiveMessage, LiveChat, Handover,
+                      ChannelMessageSeen, ChannelContact, QuestionSignal):
             conn.execute(delete(model))
     yield eng
     eng.dispose()

@@ -16,6 +16,8 @@ from bot.cli import main as gids
 from bot.db import DatabaseUnavailable, make_engine, session_scope
 from bot.db.models import (AuditLog, ChannelContact, ChannelMessageSeen, Handover, HandoverNote,
                            LoginThrottle, OutboxMessage, QuestionSignal, TranscriptLine)
+from bot import live
+from bot.db.models import LiveChat
 from bot.handover import TranscriptEntry, audit, create_handover, utcnow
 from bot.privacy.retention import UnknownReference, forget, purge
 from tests.conftest import free_port
@@ -84,6 +86,19 @@ def audit_entries(engine, action: str) -> list:
         return list(session.execute(select(AuditLog).where(AuditLog.action == action)).scalars())
 
 
+def add_live_chat(engine, conversation_id: str, at: datetime, *, ended: bool) -> None:
+    with session_scope(engine) as session:
+        chat = live.start(session, conversation_id=conversation_id, channel="whatsapp", region_code=None, now=at)
+        live.add_message(session, chat, live.PERSON, "Mijn BSN is 111222333", now=at)
+        if ended:
+            live.finish(session, chat, "ended", user_id=None, actor="test", now=at)
+
+
+def live_conversations(engine) -> set:
+    with session_scope(engine) as session:
+        return set(session.execute(select(LiveChat.conversation_id)).scalars())
+
+
 @pytest.fixture
 def world(engine, tracker_url, tracker_domain):
     """Old and recent data of every kind, 90 days being the retention period."""
@@ -103,6 +118,9 @@ def world(engine, tracker_url, tracker_domain):
             ChannelContact(channel="whatsapp", user_id="31600000002", last_inbound_at=recent),
             QuestionSignal(asked_on=old.date(), topic="ask_debt_help", region_code=None),
         ])
+    add_live_chat(engine, "conv-old", old, ended=True)
+    add_live_chat(engine, "conv-recent", recent, ended=True)
+    add_live_chat(engine, "conv-waiting", old, ended=False)  # open: never purged under someone's feet
     add_conversation(tracker_url, tracker_domain, "conv-old", NOW - timedelta(days=120), old)
     # Began long ago, but the person wrote yesterday: the whole conversation stays.
     add_conversation(tracker_url, tracker_domain, "conv-busy", NOW - timedelta(days=200), NOW - timedelta(days=1))
@@ -113,9 +131,10 @@ def test_purge_deletes_what_is_older_than_the_retention_period(engine, tracker_u
     counts = purge(days=90, now=NOW, engine=engine, tracker_url=tracker_url)
 
     assert counts == {"handovers": 1, "transcript_lines": 2, "notes": 1, "outbox_messages": 1,
-                      "channel_messages_seen": 1, "channel_contacts": 1, "audit_entries": 0,
+                      "live_chats": 1, "channel_messages_seen": 1, "channel_contacts": 1, "audit_entries": 0,
                       "login_counters": 0, "tracker_conversations": 1, "tracker_events": 7}
     assert references(engine) == {world["recent"], world["old_but_active"]}
+    assert live_conversations(engine) == {"conv-recent", "conv-waiting"}
     assert (count(engine, TranscriptLine), count(engine, HandoverNote), count(engine, OutboxMessage)) == (4, 2, 2)
     assert count(engine, QuestionSignal) == 1  # nothing personal: stays for the trends page
     with session_scope(engine) as session:
@@ -242,6 +261,8 @@ def test_forget_erases_the_person_and_only_them(engine, tracker_url, tracker_dom
                          ChannelContact(channel="whatsapp", user_id="31699999999", last_inbound_at=NOW)])
     add_conversation(tracker_url, tracker_domain, WA_ID, NOW - timedelta(days=2), NOW - timedelta(days=1))
     add_conversation(tracker_url, tracker_domain, "31699999999", NOW - timedelta(days=1))
+    add_live_chat(engine, WA_ID, NOW - timedelta(days=1), ended=False)
+    add_live_chat(engine, "31699999999", NOW - timedelta(days=1), ended=True)
 
     result = forget(f"  {second.lower()} ", engine=engine, tracker_url=tracker_url, actor="cli:beheer")
 
@@ -249,6 +270,7 @@ def test_forget_erases_the_person_and_only_them(engine, tracker_url, tracker_dom
     assert (result["handovers"], result["transcript_lines"], result["notes"], result["outbox_messages"],
             result["channel_contacts"], result["tracker_conversations"], result["tracker_events"]) == (2, 4, 2, 2, 1, 1, 7)
     assert references(engine) == {other}
+    assert result["live_chats"] == 1 and live_conversations(engine) == {"31699999999"}
     assert tracker_senders(tracker_url) == {"31699999999": 4}
     with session_scope(engine) as session:
         assert list(session.execute(select(ChannelContact.user_id)).scalars()) == ["31699999999"]

@@ -67,7 +67,12 @@
     image: "Afbeelding van de gids",
     cleared: "Het gesprek is gewist. Je kunt een nieuwe vraag stellen.",
     card: { phone: "Bel", phone_hours: "Bereikbaar", website: "Website", email: "Mail",
-            address: "Adres", opening_hours: "Open" }
+            address: "Adres", opening_hours: "Open" },
+    // The live chat with a staff member (bot/gateway/live.py).
+    liveWaiting: "Je wacht op iemand van het Werkcentrum.",
+    liveWith: "Je praat nu met {name} van het Werkcentrum",
+    staff: "{name} van het Werkcentrum:",
+    staffTyping: "{name} typt"
   };
 
   // ---------------------------------------------------------------- configuration
@@ -402,6 +407,7 @@
     ]);
 
     this.status = el("p", { className: "gids-status", hidden: true });
+    this.liveBanner = el("p", { className: "gids-live-banner", role: "status", hidden: true });
     var header = el("div", { className: "gids-header" }, [
       el("div", { className: "gids-heading" }, [
         el("h2", { className: "gids-title", text: cfg.name }),
@@ -411,7 +417,7 @@
     ]);
     this.panel = el("section", {
       id: "gids-panel", className: "gids-panel", role: "dialog", "aria-label": dialogLabel, hidden: !inline
-    }, [header, this.confirmBox, this.status, this.log, this.live, this.form]);
+    }, [header, this.confirmBox, this.status, this.liveBanner, this.log, this.live, this.form]);
 
     // lang: the widget speaks Dutch on any site (screen reader voice, hyphenation).
     this.frame = el("div", { className: "gids gids-mode-" + cfg.mode, lang: "nl" }, [this.launcher, this.panel]);
@@ -525,8 +531,12 @@
         if (was === "lost") self.addNote(TEXT.restored);
       }
       self.flush();
+      // What a staff member wrote while this page was away (a reload, a lost connection).
+      s.emit("live_sync", { after: self.lastLiveId() });
     });
     s.on("bot_uttered", function (m) { self.receive(m); });
+    s.on("live_message", function (m) { self.receiveLive(m); });
+    s.on("live_typing", function () { self.showStaffTyping(); });
     s.on("disconnect", function (reason) {
       self.ready = false;
       self.hideTyping();
@@ -609,8 +619,10 @@
     // session_request that puts this connection in the session's room, or its answer is lost.
     var sent = false;
     while (this.ready && this.outbox.length) {
-      this.socket.emit("user_uttered", { message: this.outbox.shift(), session_id: this.sessionId });
-      this.showTyping();
+      this.socket.emit("user_uttered", { message: this.outbox.shift(), session_id: this.sessionId,
+                                         client_ref: Date.now().toString(36) + Math.random().toString(36).slice(2, 10) });
+      // A staff member answers when they answer: no "no answer" note during a live chat.
+      if (!this.inLiveChat()) this.showTyping();
       sent = true;
     }
     if (sent) this.persist();
@@ -631,6 +643,7 @@
   Widget.prototype.hideTyping = function () {
     clearTimeout(this.answerTimer);
     this.typing.hidden = true;
+    this.typing.lastChild.textContent = TEXT.typing;
   };
 
   // ---------------------------------------------------------------- receiving and rendering
@@ -640,8 +653,60 @@
     if (!m) return;
     var entry = { who: "bot" };
     Object.keys(m).forEach(function (k) { entry[k] = m[k]; });
+    if (raw && raw.custom && raw.custom.type === "live_chat") {
+      // "Even geduld ...": the person now waits for a staff member (the core is paused).
+      this.setLiveStatus(str(raw.custom.status, 20), "");
+      entry.liveStatus = this.liveStatus;
+    }
     this.addEntry(entry);
     this.announce(spoken(entry));
+  };
+
+  // ---------------------------------------------------------------- the live chat with staff
+  Widget.prototype.lastLiveId = function () {
+    var max = 0;
+    this.history.forEach(function (h) { if (h && typeof h.liveId === "number" && h.liveId > max) max = h.liveId; });
+    return max;
+  };
+
+  Widget.prototype.inLiveChat = function () {
+    return this.liveStatus === "waiting" || this.liveStatus === "active";
+  };
+
+  Widget.prototype.receiveLive = function (raw) {
+    if (!raw || typeof raw !== "object" || typeof raw.id !== "number") return;
+    // Stored messages come again after a reconnect: each one is shown once.
+    if (this.history.some(function (h) { return h && h.liveId === raw.id; })) return;
+    this.setLiveStatus(str(raw.status, 20), str(raw.name, 60));
+    var m = normaliseBot(raw);
+    if (!m) return;
+    this.hideTyping();
+    var entry = { who: "bot", liveId: raw.id, author: str(raw.author, 10), liveStatus: this.liveStatus,
+                  liveName: this.liveName };
+    if (entry.author === "staff") entry.name = str(raw.name, 60);
+    Object.keys(m).forEach(function (k) { entry[k] = m[k]; });
+    this.addEntry(entry);
+    this.announce((entry.name ? TEXT.staff.replace("{name}", entry.name) + " " : "") + spoken(entry));
+  };
+
+  Widget.prototype.setLiveStatus = function (status, name) {
+    this.liveStatus = status;
+    this.persist();
+    var text = status === "active" && name ? TEXT.liveWith.replace("{name}", name)
+      : status === "waiting" ? TEXT.liveWaiting : "";
+    this.liveBanner.textContent = text;
+    this.liveBanner.hidden = !text;
+    this.liveName = name;
+  };
+
+  Widget.prototype.showStaffTyping = function () {
+    var self = this;
+    clearTimeout(this.answerTimer);
+    this.typing.hidden = false;
+    this.typing.lastChild.textContent = TEXT.staffTyping.replace("{name}", this.liveName || "");
+    this.scrollDown();
+    clearTimeout(this.staffTypingTimer);
+    this.staffTypingTimer = setTimeout(function () { self.hideTyping(); }, 4000);
   };
 
   function spoken(entry) {
@@ -686,6 +751,9 @@
     this.history = this.history.filter(function (h) { return h && (h.who === "user" || h.who === "bot"); });
     this.history.forEach(function (h, i) { self.list.appendChild(self.render(h, i)); });
     this.emptyHint.hidden = this.history.length > 0;
+    // After a reload: still in a live chat? The last live message says (live_sync brings newer).
+    var last = this.history.filter(function (h) { return typeof h.liveStatus === "string"; }).pop();
+    if (last) this.setLiveStatus(last.liveStatus, last.liveName);
   };
 
   Widget.prototype.render = function (entry, index) {
@@ -694,6 +762,12 @@
     if (entry.who === "user") {
       li.appendChild(el("p", { className: "gids-bubble", text: String(entry.text || "") }));
       return li;
+    }
+    if (entry.author === "system") li.className += " gids-live-note";
+    if (entry.author === "staff") {
+      li.className += " gids-staff";
+      li.replaceChild(hiddenText(TEXT.staff.replace("{name}", entry.name || "")), li.firstChild);
+      li.appendChild(el("span", { className: "gids-staff-name", "aria-hidden": "true", text: entry.name || "" }));
     }
     if (entry.card) li.appendChild(this.renderCard(entry.card));
     else if (entry.text) li.appendChild(richText(el("p", { className: "gids-bubble" }), entry.text));
