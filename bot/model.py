@@ -6,9 +6,13 @@ same inputs (CI, a second checkout) reuses it instead of training for minutes.""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, List, Optional
 
@@ -48,6 +52,10 @@ def cached_model(digest: str) -> Path:
     return config.CACHE_DIR / "models" / f"{MODEL_NAME}-{digest}.tar.gz"
 
 
+def training_record(digest: str) -> Path:
+    return config.CACHE_DIR / "models" / f"{MODEL_NAME}-{digest}.training.json"
+
+
 def ensure_model(force: bool = False) -> Path:
     """models/gids.tar.gz, trained or taken from the cache."""
     digest = training_hash()
@@ -65,10 +73,16 @@ def ensure_model(force: bool = False) -> Path:
         return target
     print(f"training the Rasa model ({digest}); this takes a few minutes ...", flush=True)
     rasa = Path(sys.executable).with_name("rasa")
+    started = time.monotonic()
     subprocess.run([str(rasa), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODEL_DIR)],
                    cwd=config.ROOT, check=True)
+    seconds = time.monotonic() - started
     cache.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(target, cache)
+    # Kept beside the cached model so that a copy from the cache still knows what training cost (bench/load).
+    training_record(digest).write_text(json.dumps({
+        "seconds": round(seconds, 1), "cpus": os.cpu_count(),
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}) + "\n")
     stamp.write_text(digest)
     print(f"model trained: {target} (cached as {cache})")
     return target

@@ -439,13 +439,18 @@ def summary(values: List[float]) -> Dict[str, Any]:
 
 
 def training_time() -> str:
-    cache = Path(os.environ.get("GIDS_CACHE_DIR") or Path.home() / ".cache" / "werkcentrum-gids")
-    for candidate in sorted(cache.rglob("*")) if cache.exists() else []:
-        if candidate.is_file() and re.search(r"train.*\.(json|txt|log)$", candidate.name):
-            return candidate.read_text()[:200].strip()
+    from bot.model import training_record
+
+    # The stamp setup.sh wrote: this runtime has no spaCy package, so it cannot hash the inputs itself.
+    stamp = MODEL.with_suffix("").with_suffix(".hash")
+    record = training_record(stamp.read_text().strip() if stamp.exists() else "none")
     when = datetime.fromtimestamp(MODEL.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"not measured (setup.sh trains with `gids train` or copies the cached model from {cache}/models and "
-            f"records no duration; models/gids.tar.gz is from {when})")
+    if not record.exists():
+        return (f"not known (models/gids.tar.gz, from {when}, was trained before setup.sh recorded the duration "
+                f"in {record.parent})")
+    facts = json.loads(record.read_text())
+    return (f"{facts['seconds']:.0f} s for the current model (`gids train`, {facts['cpus']} CPUs, "
+            f"{facts['trained_at']}; from {record.name})")
 
 
 def gateway_timeouts() -> tuple:

@@ -25,15 +25,29 @@ redacted even without ``--logging-config-file config/logging.yml``.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Iterable, Iterator, List, Optional, TypeVar
 
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import sessionmaker
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
 from bot.handover.contact import ACCEPTED_MARK, is_accepted_contact
 from bot.privacy import CONSENTED_SLOTS, find_pii, redact_event
 from bot.privacy.logging import install_redacting_filter
+
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_DELAY = 0.5   # seconds before the one retry of a read or write that lost its connection
+
+
+class TrackerStoreUnavailable(RuntimeError):
+    """The conversation could not be read: the turn fails (the gateway says "try again")."""
 
 
 def _acceptable(event: SlotSet) -> bool:
@@ -99,11 +113,40 @@ def redacted_events(tracker: DialogueStateTracker, events: Iterable[Event]) -> I
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
-    """SQLTrackerStore that stores (and streams) redacted events; see the module docstring."""
+    """SQLTrackerStore that stores (and streams) redacted events; see the module docstring.
+
+    It also survives a restart of its database: pooled connections are checked before use
+    (``pool_pre_ping``), a read or write that still loses its connection is tried once more, and
+    a conversation that cannot be read fails the turn instead of starting afresh (Rasa's
+    FailSafeTrackerStore would answer from an empty tracker and then write a new session over the
+    person's conversation)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         install_redacting_filter()
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sessionmaker(bind=self.engine)
+        _refuse_fresh_start()
+
+    async def _once_more(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except DBAPIError as exc:
+            logger.warning("tracker store: %s failed (%s); trying once more", what, type(exc).__name__)
+            await asyncio.sleep(RETRY_DELAY)
+            return await call()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        return await self._once_more("read", lambda: super(RedactingSQLTrackerStore, self).retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        return await self._once_more(
+            "read", lambda: super(RedactingSQLTrackerStore, self).retrieve_full_tracker(sender_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._once_more("write", lambda: super(RedactingSQLTrackerStore, self).save(tracker))
 
     def _additional_events(self, session, tracker: DialogueStateTracker) -> Iterator[Event]:
         # SQLTrackerStore.save() writes exactly the events this method yields, so this is the one
@@ -119,3 +162,19 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         new_events = TrackerEventDiffEngine.event_difference(old_tracker, tracker)
         await self._stream_new_events(self.event_broker, list(redacted_events(tracker, new_events)),
                                       tracker.sender_id)
+
+
+def _refuse_fresh_start() -> None:
+    """Rasa wraps every tracker store in a FailSafeTrackerStore, which turns a failed read into "no
+    conversation yet". For this store a failed read raises instead, once patched (idempotent)."""
+    if getattr(FailSafeTrackerStore, "_gids_no_fresh_start", False):
+        return
+    original = FailSafeTrackerStore.on_tracker_store_retrieve_error
+
+    def on_tracker_store_retrieve_error(self: Any, error: Exception) -> None:
+        if isinstance(self._tracker_store, RedactingSQLTrackerStore):
+            raise TrackerStoreUnavailable("the conversation could not be read from the tracker store") from error
+        original(self, error)
+
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = on_tracker_store_retrieve_error
+    FailSafeTrackerStore._gids_no_fresh_start = True

@@ -9,8 +9,10 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -41,7 +43,8 @@ class Cluster:
         self.folder, self.port = folder, free_port()
         self.data = folder / "data"
         self.pg_ctl = _pg_bin("pg_ctl")
-        folder.chmod(0o777)
+        # The user postgres must reach it: pytest's own tmp folders are private to root (0700).
+        shutil.chown(folder, "postgres")
         self._as_postgres([_pg_bin("initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres",
                            "--encoding=UTF8", "--locale=C"])
 
@@ -71,7 +74,7 @@ class Cluster:
 def stack(model_path, tmp_path_factory):
     import yaml
 
-    folder = tmp_path_factory.mktemp("own-postgres")
+    folder = Path(tempfile.mkdtemp(prefix="gids-own-postgres-"))
     cluster = Cluster(folder)
     cluster.start()
     try:
@@ -107,6 +110,7 @@ def stack(model_path, tmp_path_factory):
             cluster.stop()
         except subprocess.CalledProcessError:
             pass
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def say(stack, text_, token, *, restarted: bool):

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import create_tracker_store
+from rasa.core.tracker_store import InMemoryTrackerStore, create_tracker_store
 from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
                                      UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -397,3 +397,57 @@ async def test_the_event_broker_never_gets_a_bsn_typed_at_the_phone_prompt(tmp_p
     assert len(broker.published) == len(events)
     assert leaks(published.encode(), bsn_forms()) == [] and PHONE_E164 in published
     store.engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_conversation_is_read_after_postgresql_dropped_every_connection(pg_databases, tracker_domain):
+    """As after a restart of PostgreSQL: the pooled connection is dead; the store takes a new one."""
+    tracker_url = pg_databases.new()
+    store = make_store(tracker_url, tracker_domain)
+    await store.save(DialogueStateTracker.from_events("conv-pg", first_turns(), tracker_domain.slots))
+    assert len((await store.retrieve("conv-pg")).events) == len(first_turns())  # a connection is pooled
+    admin = create_engine(tracker_url, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    finally:
+        admin.dispose()
+    assert killed >= 1
+    loaded = await store.retrieve("conv-pg")
+    assert len(loaded.events) == len(first_turns()) and loaded.get_slot("contact_name") == "Piet"
+    store.engine.dispose()
+
+
+async def test_an_unreadable_conversation_fails_the_turn_instead_of_starting_afresh(tracker_url, tracker_domain,
+                                                                                      monkeypatch):
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    from sqlalchemy.exc import OperationalError
+
+    from bot.privacy import tracker_store as module
+
+    store = make_store(tracker_url, tracker_domain)
+    await store.save(DialogueStateTracker.from_events("conv-x", first_turns(), tracker_domain.slots))
+    wrapped = FailSafeTrackerStore(store)   # what Rasa's Agent makes of every tracker store
+    tries = []
+
+    def session_scope():
+        tries.append(1)
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(module, "RETRY_DELAY", 0.01)
+    monkeypatch.setattr(store, "session_scope", session_scope)
+    with pytest.raises(module.TrackerStoreUnavailable):
+        await wrapped.retrieve("conv-x")
+    assert len(tries) == 2          # tried once more
+    # Rasa's own behaviour is kept for other stores: a failed read there means "no conversation".
+    assert await FailSafeTrackerStore(BrokenStore(tracker_domain)).retrieve("conv-x") is None
+    monkeypatch.undo()
+    assert len((await wrapped.retrieve("conv-x")).events) == len(first_turns())
+    store.engine.dispose()
+
+
+class BrokenStore(InMemoryTrackerStore):
+    async def retrieve(self, sender_id):
+        raise RuntimeError("broken")

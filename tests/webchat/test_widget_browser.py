@@ -296,6 +296,8 @@ def test_phone_width_gets_a_full_screen_chat(driver, demo, fake_gids):
     open_chat(driver, demo, fake_gids)
     say(driver, "kaart")
     wait(driver, lambda: js(driver, "return root.querySelectorAll('.gids-card').length;") == 2)
+    # Measured once the panel's opening animation (160 ms) is over: on a busy machine it may not be.
+    wait(driver, lambda: js(driver, "return root.querySelector('.gids-panel').getAnimations().length;") == 0)
     box = js(driver, "const r = root.querySelector('.gids-panel').getBoundingClientRect();"
                      "return [r.left, r.top, r.width, r.height, innerWidth, innerHeight];")
     assert box[:4] == [0, 0, box[4], box[5]] and box[4] == 360
