@@ -124,10 +124,12 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         install_redacting_filter()
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
-        self.sessionmaker = sessionmaker(bind=self.engine)
+        first: Any = getattr(self, "engine")   # Rasa's, without pre-ping
+        url = first.url
+        first.dispose()
+        engine: Any = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine)
         _refuse_fresh_start()
 
     async def _once_more(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
