@@ -118,7 +118,7 @@ class StaffMember:
 
     async def log_in(self) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
-        self.session = aiohttp.ClientSession(jar=jar)
+        self.session = aiohttp.ClientSession(cookie_jar=jar)
         page = await (await self.session.get(f"{self.console}/login")).text()
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         resp = await self.session.post(f"{self.console}/login", data={"username": self.username, "password": PASSWORD,
@@ -278,9 +278,10 @@ async def main() -> None:
     for m in staff:
         seen_counts.update(m.seen)
     lost_to_staff = [r.id for r in person_rows if seen_counts[r.id] == 0]
-    staff_doubled = [i for i, n in seen_counts.items() if n > 1]
+    # Every staff member of the region follows all of its messages: a repeat counts within one stream.
+    staff_doubled = [(m.username, i) for m in staff for i, n in m.seen.items() if n > 1]
     post_times = {k: v for m in staff for k, v in m.post_times.items()}
-    to_person = [p.staff_seen_at[r.id] - post_times[r.id] for r in staff_rows
+    to_person = [shown_to[r.chat_id].staff_seen_at[r.id] - post_times[r.id] for r in staff_rows
                  if r.id in post_times and r.id in shown_to[r.chat_id].staff_seen_at]
     statuses = Counter(status for _, status, _ in chats)
     unresumed = [cid for cid, _, resume in chats if resume is not None]
@@ -295,6 +296,7 @@ async def main() -> None:
         "person_messages_sent": len(person_refs), "person_messages_stored": len(person_rows),
         "person_messages_lost": len(lost_person), "person_messages_doubled": len(doubled_person),
         "person_messages_not_in_staff_stream": len(lost_to_staff), "staff_stream_doubled": len(staff_doubled),
+        "person_messages_with_the_number_stored": sum("12345678" in (r.text or "") for r in person_rows),
         "staff_messages_stored": len(staff_rows), "staff_messages_not_shown": len(lost_staff),
         "raw_repeats_dropped_by_widget": raw_repeats,
         "staff_to_person_ms": {q: round(pct(to_person, v) * 1000, 1) for q, v in (("p50", .5), ("p95", .95), ("p99", .99))}
@@ -307,7 +309,7 @@ async def main() -> None:
         "rss_mb": {k: round(v["rss"] / 1024) for k, v in memory.items()},
         "setup_s": round(t0 - started, 1),
     }
-    ok = not (lost_person or doubled_person or lost_staff or lost_to_staff or staff_doubled or unresumed
+    ok = not (result["person_messages_with_the_number_stored"] or lost_person or doubled_person or lost_staff or lost_to_staff or staff_doubled or unresumed
               or result["resumed_more_than_once"] or statuses.get("ended", 0) != args.people)
     result["verdict"] = "no message lost or doubled" if ok else "FAILED: see the counts"
     (HERE / "results.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -354,6 +356,11 @@ def write_report(r: Dict[str, Any]) -> None:
         "The staff → person latency is mostly the gateway's poll of the database (every 0.25 s) and the",
         "console's (every 0.5 s); each open console page costs one query of the queue and one of the",
         "messages every half second.",
+        "",
+        f"The wait for a staff member is the queue, not the software: {r['staff']} staff members took "
+        f"{r['people']} people one chat at a time, so the last waited for about "
+        f"{r['people'] // max(r['staff'], 1)} chats. The people's messages (with a phone number in each) "
+        f"are stored redacted: {r.get('person_messages_with_the_number_stored', '?')} stored with the number.",
         "",
     ]
     (HERE / "REPORT.md").write_text("\n".join(lines))
