@@ -27,7 +27,7 @@ CORE_TESTS = {
     "test_safety.py", "test_spacy_pipeline.py", "test_training_data.py", "test_handover_e2e.py",
     "test_e2e_handover_to_console.py", "privacy/test_logging.py", "privacy/test_retention.py",
     "privacy/test_tracker_store.py", "privacy/test_contact_prompt_leak.py", "test_lock_store.py",
-    "test_nlu_thread.py",
+    "test_nlu_thread.py", "test_action_calls.py",
 }
 try:
     import rasa  # noqa: F401

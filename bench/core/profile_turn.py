@@ -119,6 +119,11 @@ async def run(args, work: Path) -> dict:
     else:
         store = RedactingSQLTrackerStore(dialect="sqlite", db=str(work / "tracker.db"))
 
+    if not args.rasa_defaults:  # what the core runs with (bot.core.channel installs the same)
+        from bot.core import action_calls, nlu_thread
+
+        nlu_thread.install()
+        action_calls.install()
     clock = Clock()
     clock.wrap_async(MessageProcessor, "parse_message", "parse")
     clock.wrap_sync(MessageProcessor, "_predict_next_with_tracker", "predict")
@@ -168,7 +173,7 @@ def report(args, result: dict) -> str:
     total_mean = rows[-1][1]
     lines = ["# Where a turn's time goes in the core", "",
              f"`nice .venv/bin/python bench/core/profile_turn.py --conversations {args.conversations} "
-             f"--store {args.store}` on this machine ({os.cpu_count()} cores, load average "
+             f"--store {args.store}{' --rasa-defaults' if args.rasa_defaults else ''}` on this machine ({os.cpu_count()} cores, load average "
              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end), {time.strftime('%Y-%m-%d')}. "
              f"{n} turns of five-turn conversations ({', '.join(LINES)}), one at a time, in process "
              "(no HTTP in front of the core); the action server is a separate process on 127.0.0.1.", "",
@@ -203,13 +208,15 @@ def main() -> int:
     ap.add_argument("--conversations", type=int, default=30)
     ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    ap.add_argument("--rasa-defaults", action="store_true",
+                    help="without the core's changes to Rasa (bot/core/nlu_thread.py, action_calls.py)")
     args = ap.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))
     text = report(args, result)
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.store == "sqlite" else f"-{args.store}"
+    suffix = ("" if args.store == "sqlite" else f"-{args.store}") + ("-rasa-defaults" if args.rasa_defaults else "")
     (args.out / f"PROFILE{suffix}.md").write_text(text, encoding="utf-8")
     (args.out / f"profile{suffix}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(text)

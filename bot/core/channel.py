@@ -61,9 +61,12 @@ class GatewayInput(InputChannel):
         return cls(token=shared_secret(CORE_TOKEN))
 
     def __init__(self, token: str = "") -> None:
-        from bot.core import nlu_thread
+        from bot.core import action_calls, nlu_thread
 
-        nlu_thread.install()  # before the first message: the NLU off the event loop
+        # Before the first message (bench/core/PROFILE.md): the NLU off the event loop, and the
+        # action server's answers checked without re-checking their schema each time.
+        nlu_thread.install()
+        action_calls.install()
         self.token = token.strip()
         if not self.token:
             logger.error("%s is not set: the gateway channel refuses every request", CORE_TOKEN)
