@@ -144,3 +144,24 @@ def test_use_multiplies_with_the_blas_threads_of_gids_nlu_threads(monkeypatch, s
         monkeypatch.setenv("GIDS_NLU_THREADS", setting)
     embeddings._load_use()
     assert asked == [expected]
+
+
+def test_an_encoding_thread_gets_one_openmp_and_blas_thread(monkeypatch):
+    """The core encodes in its NLU worker thread: the limit must hold there, not only where the
+    encoders were loaded (OpenMP's setting belongs to each thread)."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.delenv("GIDS_NLU_THREADS", raising=False)
+    seen = {}
+
+    def worker():
+        embeddings.embed("e5", ["ik heb schulden"])
+        seen.update({d["internal_api"] + ":" + d["filepath"]: d["num_threads"] for d in threadpool_info()})
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert any(k.startswith("openmp") for k in seen) and any(k.startswith("openblas") for k in seen)
+    assert set(seen.values()) == {1}, seen

