@@ -450,7 +450,9 @@ def training_time() -> str:
                 f"in {record.parent})")
     facts = json.loads(record.read_text())
     return (f"{facts['seconds']:.0f} s for the current model (`gids train`, {facts['cpus']} CPUs, "
-            f"{facts['trained_at']}; from {record.name})")
+            f"{facts['trained_at']}; from {record.name}). Rasa reuses the components whose inputs did not change "
+            "(.rasa/cache), so this is short after a small change; from a fresh clone `./setup.sh` trained in "
+            "about 150 s on this machine")
 
 
 def gateway_timeouts() -> tuple:
@@ -469,9 +471,10 @@ def write_report(results: dict) -> None:
              "Written by `bench/load/run.py` (see its docstring for what it starts). Each section is one "
              "invocation; within one invocation the replica counts ran one after another on the same machine, "
              "the same database and the same action server, so their ratio is measured side by side.", "",
-             f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB memory. Other jobs "
-             "(other sessions' tests and builds) were running on it at the same time: the load averages below say "
-             "how busy it was. The load driver and the Graph API test server run on the same 2 cores.", "",
+             f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB memory, shared by "
+             "everything: PostgreSQL, Redis, the action server, the gateway, the core replicas, the load driver and "
+             "the Graph API test server. The load averages below say how busy it was before and after. What the "
+             "figures mean for sizing: README, 'Deploying with docker-compose'.", "",
              f"Model training time: {results['training_time']}.", "",
              "Conversation mix (weights): " + ", ".join(f"{s.name} {s.weight:g} ({len(s.lines)} turns)"
                                                           for s in SCRIPTS) + ".", "",
