@@ -7,6 +7,8 @@ work, with access for who sees what and bot.handover.lifecycle for every change)
 handlers share (the app's settings, ``in_db``, client addresses, ``render``) is in common."""
 from __future__ import annotations
 
+import asyncio
+
 import hashlib
 import logging
 import os
@@ -260,6 +262,11 @@ def make_app(engine: Optional[Engine] = None, *, secret: Union[str, bytes, None]
     from .health import install_console_health
 
     install_console_health(app)
+
+    async def stop_listening(app: web.Application) -> None:
+        from bot.live.wake import release  # the live page's listener, if a stream started one
+        await asyncio.to_thread(release, app[ENGINE])
+    app.on_cleanup.append(stop_listening)
     return app
 
 

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from bot import live, messages
 from bot.db.models import LIVE_OPEN, Arbeidsmarktregio, Gemeente, LiveChat, LiveMessage, Partner, StaffUser
 from bot.handover import audit
+from bot.live.wake import waker_for
 from bot.messages import CHANNEL_LABELS
 
 from . import fmt
 from .auth import Staff
-from .common import client_ip, flash, in_db, render
+from .common import ENGINE, client_ip, flash, in_db, render
 
 EVENT_POLL_SECONDS = 0.5
 STREAM_SECONDS = 300       # a stream ends after this; EventSource reconnects through the login check
@@ -87,9 +88,10 @@ def _names(session: Session, ids) -> Dict[int, str]:
     return {i: (d or u).split()[0] for i, d, u in rows}
 
 
-def messages_after(session: Session, staff: Staff, after: int, limit: int = 200) -> List[Dict[str, Any]]:
+def messages_after(session: Session, staff: Staff, after: Any, limit: int = 200) -> List[Dict[str, Any]]:
+    """The messages this staff member may see after id ``after`` (or matching a FeedCursor's condition)."""
     rows = session.execute(select(LiveMessage).join(LiveChat, LiveChat.id == LiveMessage.chat_id)
-                           .where(LiveMessage.id > after, _visible(staff))
+                           .where(LiveMessage.id > after if isinstance(after, int) else after, _visible(staff))
                            .order_by(LiveMessage.id).limit(limit)).scalars().all()
     names = _names(session, (m.user_id for m in rows))
     return [_message(m, names) for m in rows]
@@ -258,9 +260,19 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     loop = asyncio.get_running_loop()
     ends, last_queue, quiet_since = loop.time() + STREAM_SECONDS, None, loop.time()
+    # A reconnect gets the last moments' messages again (the page shows each id once): one may
+    # have committed after the one the page had last.
+    cursor = live.FeedCursor(await in_db(request, live.resume_floor, after))
+    waker = waker_for(request.app[ENGINE])
+
+    def read_messages(session: Session) -> List[Dict[str, Any]]:
+        return cursor.read(session, lambda s, where, limit: messages_after(s, staff, where, limit),
+                           id_of=lambda m: m["id"], limit=200)
+
     await response.write(b"retry: 2000\n\n")
     try:
         while loop.time() < ends:
+            woken = waker.seq
             queue = await in_db(request, snapshot, staff)
             # waiting_seconds changes every second: the page counts those itself
             key = json.dumps({k: v for k, v in queue.items() if k not in ("waiting", "active")}, sort_keys=True) + \
@@ -269,14 +281,13 @@ async def events(request: web.Request) -> web.StreamResponse:
                 last_queue = key
                 await response.write(_event("queue", queue))
                 quiet_since = loop.time()
-            for message in await in_db(request, messages_after, staff, after):
-                after = message["id"]
-                await response.write(_event("message", message, event_id=after))
+            for message in await in_db(request, read_messages):
+                await response.write(_event("message", message, event_id=message["id"]))
                 quiet_since = loop.time()
             if loop.time() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": keepalive\n\n")
                 quiet_since = loop.time()
-            await asyncio.sleep(EVENT_POLL_SECONDS)
+            await waker.wait(woken, EVENT_POLL_SECONDS)  # a new message wakes it (PostgreSQL)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response

@@ -4,14 +4,15 @@ While a person's conversation has an open chat, each of their messages is stored
 going to the core (``person_message``); a message about acute danger is answered at once with
 112/113 and flagged for the staff member. ``run()`` is the desk's loop, in every gateway process:
 
-- it reads the stored messages in id order and delivers what staff and the gids wrote to the
+- it reads the stored messages in id order (a late commit included: ``live.FeedCursor``) and delivers what staff and the gids wrote to the
   person's channel (web chat: the conversation's socket.io room; WhatsApp: one gateway claims
   each message and sends it to Graph, so it goes out once);
 - every SWEEP_SECONDS it sends waiting people whom nobody picked up back to the gids, resumes the
   core for chats that ended (the core's answers are stored and so delivered like the rest), and
   sends WhatsApp messages that a stopped gateway had claimed but not sent.
 
-Everything goes through the database, so any gateway can serve any person and a restart loses
+On PostgreSQL the loop wakes when a message is committed (bot/live/wake.py), else every
+POLL_SECONDS. Everything goes through the database, so any gateway can serve any person and a restart loses
 nothing: a web chat that reconnects asks for what it missed (``replay``)."""
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 from bot import live, messages
 from bot.db import DatabaseUnavailable, database_errors, get_engine, session_scope
 from bot.gateway.core import CoreClient, CoreUnavailable
+from bot.live.wake import Waker, release, waker_for
 from bot.safety import mentions_crisis
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class LiveDesk:
         self.typing: Optional[Callable[[str], Awaitable[None]]] = None
         self._task: Optional[asyncio.Task] = None
         self._last_complaint = 0.0
+        self.rounds = 0
 
     @property
     def engine(self) -> Engine:
@@ -94,7 +97,7 @@ class LiveDesk:
                 session.flush()
                 if chat.channel == "whatsapp":
                     live.claim_delivery(session, reply.id)  # sent by the caller now, not by the feed
-                stored.replies = live.replay(session, sender, reply.id - 1, 1)
+                stored.replies = live.items(session, [reply.id])
             return stored
         return await self.db(work)
 
@@ -118,19 +121,25 @@ class LiveDesk:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._engine is not None:
+            await asyncio.to_thread(release, self._engine)
 
     async def run(self) -> None:
-        cursor: Optional[int] = None
+        cursor: Optional[live.FeedCursor] = None
         typing_since = live.utcnow()
         next_sweep = 0.0
+        waker: Optional[Waker] = None
         while True:
+            woken = waker.seq if waker is not None else 0
             try:
+                if waker is None:
+                    waker = waker_for(self.engine)
+                    woken = waker.seq
                 if cursor is None:
                     # Only what is new from now: a web chat asks for what it missed when it
                     # reconnects, and the sweep sends WhatsApp messages nobody sent.
-                    cursor = await self.db(live.last_id)
-                for item in await self.db(live.feed, cursor):
-                    cursor = item.id
+                    cursor = live.FeedCursor(await self.db(live.last_id))
+                for item in await self.db(cursor.read, live.feed):
                     if item.to_person and item.author != live.PERSON:
                         await self._deliver(item)
                 now = live.utcnow()
@@ -147,7 +156,11 @@ class LiveDesk:
                 raise
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 logger.exception("live chat: a round of the desk failed")
-            await asyncio.sleep(self.poll_seconds)
+            self.rounds += 1
+            if waker is None:
+                await asyncio.sleep(self.poll_seconds)
+            else:  # the next commit of a message wakes us (PostgreSQL), else the poll
+                await waker.wait(woken, self.poll_seconds)
 
     def _complain(self, text: str, *args: Any) -> None:
         if time.monotonic() - self._last_complaint > 60:  # once a minute, not four times a second

@@ -17,7 +17,8 @@ How a chat goes:
    ``resume_done``), so the core speaks again; a gateway that dies halfway leaves the lease to expire
    and another one redoes it.
 
-Every message is stored before it is delivered; feeds read them by id (``feed``, ``replay``). Texts
+Every message is stored before it is delivered; feeds read them by id (``FeedCursor``, ``replay``)
+without skipping one whose transaction committed after a higher id's. Texts
 of the person and of staff are redacted (bot.privacy) before they are stored; staff keep the phone
 numbers and e-mail addresses of the routing table's partners, which a person needs to read.
 Plain synchronous SQLAlchemy, in the caller's transaction."""
@@ -27,12 +28,14 @@ import json
 import os
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -219,6 +222,7 @@ def start(session: Session, *, conversation_id: str, channel: str, region_code: 
                     consented_at=now, requested_at=now, updated_at=now, staff_name="", crisis=False)
     session.add(chat)
     session.flush()
+    notify(session)  # the console's queue
     audit.record(session, "live_request", actor="gids", detail=json.dumps({"chat": chat.id, "channel": channel}))
     return chat
 
@@ -276,7 +280,15 @@ def add_message(session: Session, chat: LiveChat, author: str, text: str, *, use
     chat.updated_at = now
     if crisis:
         chat.crisis = True
+    notify(session)
     return message, True
+
+
+def notify(session: Session) -> None:
+    """Readers wake when this transaction commits (bot/live/wake.py); PostgreSQL only."""
+    if session.get_bind().dialect.name == "postgresql":
+        from bot.live.wake import CHANNEL
+        session.execute(sql_text(f"NOTIFY {CHANNEL}"))
 
 
 def _by_ref(session: Session, chat_id: int, author: str, client_ref: str) -> Optional[LiveMessage]:
@@ -381,6 +393,7 @@ def make_handover(session: Session, chat: LiveChat, *, partner_id: str, contact_
 
 def typing(session: Session, chat: LiveChat, now: Optional[datetime] = None) -> None:
     chat.staff_typing_at = now or utcnow()
+    notify(session)
 
 
 # --- the gateway's side ---------------------------------------------------------------------------
@@ -484,18 +497,88 @@ def _items(session: Session, where, limit: int) -> List[FeedItem]:
             for m, conv, channel, status, staff_name in rows]
 
 
-def feed(session: Session, after: int, limit: int = 500) -> List[FeedItem]:
-    """Every message stored after id ``after``, oldest first."""
-    return _items(session, LiveMessage.id > after, limit)
+def feed(session: Session, after: Any, limit: int = 500) -> List[FeedItem]:
+    """Every message stored after id ``after`` (or matching a FeedCursor's condition), oldest first."""
+    return _items(session, LiveMessage.id > after if isinstance(after, int) else after, limit)
+
+
+def items(session: Session, message_ids: Sequence[int]) -> List[FeedItem]:
+    return _items(session, LiveMessage.id.in_(list(message_ids)), len(message_ids))
 
 
 def last_id(session: Session) -> int:
     return session.execute(select(func.max(LiveMessage.id))).scalar_one() or 0
 
 
-def replay(session: Session, conversation_id: str, after: int, limit: int = 500) -> List[FeedItem]:
-    """What the person should have seen after id ``after`` (a reconnect, a reload)."""
-    return _items(session, and_(LiveChat.conversation_id == conversation_id, LiveMessage.id > after,
+# A message's id is taken when it is inserted, but a reader sees it only once its transaction
+# commits. On PostgreSQL two writers (a person's gateway, a staff member's console) can commit out
+# of id order, so "the ids after the last one I read" would skip for good the message that
+# committed late. The transactions that write messages are short: one still open after
+# COMMIT_GRACE_SECONDS is not waited for.
+COMMIT_GRACE_SECONDS = 10.0
+# A reader that comes back (a reconnect, a reload) knows only the last id it had: it gets again
+# what was stored in this window before now, and shows each message once by its id. Wider than
+# the grace, for clocks of gateways and consoles that differ a little.
+RESUME_WINDOW = timedelta(seconds=30)
+
+Item = TypeVar("Item")
+
+
+class FeedCursor:
+    """Where a reader of the messages is: everything up to ``floor`` it had, and above it the ids in
+    ``seen``. ``read`` asks for the rest, so a message that committed late still comes, once.
+
+    The floor rises to the highest id that existed ``grace`` seconds before a read: every lower id
+    was taken before that moment, so its transaction had ended by the read, which saw it."""
+
+    def __init__(self, after: int, grace: float = COMMIT_GRACE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.floor = after
+        self.grace = grace
+        self.clock = clock
+        self.seen: set = set()
+        self._marks: Deque[Tuple[float, int]] = deque()
+
+    def condition(self) -> Any:
+        above = LiveMessage.id > self.floor
+        return and_(above, LiveMessage.id.notin_(sorted(self.seen))) if self.seen else above
+
+    def read(self, session: Session, query: Callable[[Session, Any, int], List[Item]],
+             id_of: Callable[[Item], int] = lambda item: item.id,  # type: ignore[attr-defined]
+             limit: int = 500) -> List[Item]:
+        """``query(session, condition, limit)`` returns the messages that match, in id order."""
+        now = self.clock()
+        high = last_id(session)  # read first: every id up to it was taken before the query below
+        found = query(session, self.condition(), limit)
+        items = [item for item in found if id_of(item) not in self.seen]
+        self.seen.update(id_of(item) for item in items)
+        # A read cut off by the limit vouches only for what it returned.
+        self._marks.append((now, high if len(found) < limit else max(map(id_of, found), default=self.floor)))
+        floor = self.floor
+        while self._marks and self._marks[0][0] <= now - self.grace:
+            floor = max(floor, self._marks.popleft()[1])
+        if floor != self.floor:
+            self.floor = floor
+            self.seen = {i for i in self.seen if i > floor}
+        return items
+
+
+def resume_floor(session: Session, after: int, now: Optional[datetime] = None) -> int:
+    """Where a reader that had everything up to ``after`` starts again: before the messages of the
+    last moments, which may have committed after it read its last one."""
+    # Among the newest ids only (the primary key's index), not a scan of the whole table.
+    newest = select(LiveMessage.id, LiveMessage.created_at).order_by(LiveMessage.id.desc()).limit(1000).subquery()
+    recent = session.execute(select(func.min(newest.c.id)).where(
+        newest.c.created_at >= (now or utcnow()) - RESUME_WINDOW)).scalar_one()
+    return after if recent is None else min(after, recent - 1)
+
+
+def replay(session: Session, conversation_id: str, after: int, limit: int = 500,
+           now: Optional[datetime] = None) -> List[FeedItem]:
+    """What the person should have seen after id ``after`` (a reconnect, a reload), with the last
+    moments' messages again: the widget shows each message once."""
+    return _items(session, and_(LiveChat.conversation_id == conversation_id,
+                                LiveMessage.id > resume_floor(session, after, now),
                                 LiveMessage.to_person.is_(True), LiveMessage.author != PERSON), limit)
 
 

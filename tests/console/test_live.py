@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import live
 from bot.console import fmt
@@ -116,7 +117,13 @@ async def test_writing_the_events_and_a_reconnect(engine):
         assert kinds == [("queue", None), ("message", "system"), ("message", "staff"), ("message", "person")]
         staff_message = events[2]
         assert staff_message[2]["text"] == "Bel me op [telefoonnummer]" and staff_message[2]["name"] == "Anna"
-        # A reconnect with Last-Event-ID continues after that message.
+        # A reconnect right away gets the last moments again (one of them may have committed
+        # after the last one the page had; the page shows each id once) ...
+        again = await sse(bram, want=4, last_event_id=staff_message[1])
+        assert [e[1] for e in again[1:]] == [e[1] for e in events[1:]]
+        # ... and later continues after the message of its Last-Event-ID.
+        with session_scope(engine) as session:
+            session.execute(update(LiveMessage).values(created_at=live.utcnow() - timedelta(minutes=2)))
         again = await sse(bram, want=2, last_event_id=staff_message[1])
         assert [(e[0], e[2].get("text")) for e in again] == [("queue", None), ("message", "Dank je!")]
         detail = await (await anna.get(f"/live/{chat_id}")).json()
@@ -191,3 +198,31 @@ async def test_office_hours_are_set_by_admins_only(engine):
         assert "maandag tot en met vrijdag van 9:00 tot 17:00" in await resp.text()
     with session_scope(engine) as session:
         assert live.hours_for(session, REGION) == {d: ("09:00", "17:00") for d in range(5)}
+
+
+async def test_the_event_stream_wakes_when_a_person_writes(fresh_seeded_db, monkeypatch):
+    """PostgreSQL: with the stream's poll at a minute, only the notification of the commit
+    (bot/live/wake.py) can bring the person's message to the page."""
+    from bot.console import live as console_live
+    from bot.db import make_engine
+
+    engine = make_engine(fresh_seeded_db("postgresql"))
+    try:
+        monkeypatch.setattr(console_live, "EVENT_POLL_SECONDS", 60)
+        chat_id = start_chat(engine)
+        add_staff(engine, "anna", "werkcentrum", region=REGION, name="Anna")
+
+        def person_writes():
+            with session_scope(engine) as session:
+                live.add_message(session, session.get(LiveChat, chat_id), live.PERSON, "Is daar iemand?")
+
+        async with console(engine) as anna:
+            await login(anna, "anna")
+            stream = asyncio.ensure_future(sse(anna, want=2, timeout=20))
+            await asyncio.sleep(1.5)  # the stream has sent the queue and waits
+            assert not stream.done()
+            await asyncio.to_thread(person_writes)
+            events = await stream
+        assert [(e[0], e[2].get("text")) for e in events] == [("queue", None), ("message", "Is daar iemand?")]
+    finally:
+        engine.dispose()

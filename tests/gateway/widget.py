@@ -37,6 +37,15 @@ class WidgetClient:
             got.append(await asyncio.wait_for(self.live.get(), timeout))
         return got
 
+    async def more_live_messages(self, seconds: float) -> list:
+        """What else arrives within ``seconds`` (a replay can come after a live delivery)."""
+        got = []
+        try:
+            while True:
+                got.append(await asyncio.wait_for(self.live.get(), seconds))
+        except asyncio.TimeoutError:
+            return got
+
     async def sync(self, after: int) -> None:
         await self.sio.emit("live_sync", {"after": after})
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import live, messages
 from bot.db import session_scope
@@ -228,6 +229,93 @@ def test_feed_and_replay(live_engine):
         assert [i.text for i in live.feed(session, start)] == ["hoi", "hallo", "alleen voor staf"]
         assert [i.text for i in live.replay(session, "conv-1", start)] == ["hallo"]
         assert live.replay(session, "someone-else", 0) == []
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def read_texts(engine, cursor, limit=500):
+    with session_scope(engine) as session:
+        return [i.text for i in cursor.read(session, live.feed, limit=limit)]
+
+
+def test_a_message_that_commits_after_a_higher_id_is_still_read_once(fresh_seeded_db):
+    """PostgreSQL only: SQLite lets one writer at a time, so its ids always commit in order."""
+    from bot.db import make_engine
+    engine = make_engine(fresh_seeded_db("postgresql"))
+    try:
+        # Two chats: a second message in the same chat waits for the first one's lock on the chat.
+        chat_id, other_chat = start_chat(engine), start_chat(engine, "conv-2")
+        clock = Clock()
+        with session_scope(engine) as session:
+            cursor = live.FeedCursor(live.last_id(session), clock=clock)
+        late = engine.connect()  # a person's message whose transaction is still open
+        slow = late.begin()
+        with Session(bind=late) as session:
+            message, _ = live.add_message(session, session.get(LiveChat, chat_id), live.PERSON, "eerst")
+            session.flush()
+            late_id = message.id
+            with session_scope(engine) as other:  # staff answer and commit first
+                fast, _ = live.add_message(other, other.get(LiveChat, other_chat), live.STAFF, "daarna")
+                other.flush()
+                assert fast.id > late_id
+            assert read_texts(engine, cursor) == ["daarna"]
+            clock.now += 3
+            slow.commit()
+        late.close()
+        assert read_texts(engine, cursor) == ["eerst"]
+        assert read_texts(engine, cursor) == []
+        # The old way, reading after the highest id read, never saw it.
+        with session_scope(engine) as session:
+            assert [i.text for i in live.feed(session, fast.id)] == []
+        clock.now += live.COMMIT_GRACE_SECONDS + 1
+        assert read_texts(engine, cursor) == []
+        assert cursor.floor >= fast.id and not cursor.seen  # nothing to remember once the grace passed
+    finally:
+        engine.dispose()
+
+
+def test_a_read_cut_off_by_its_limit_and_the_grace_skip_nothing(live_engine):
+    chat_id = start_chat(live_engine)
+    clock = Clock()
+    with session_scope(live_engine) as session:
+        cursor = live.FeedCursor(live.last_id(session), clock=clock)
+        chat = session.get(LiveChat, chat_id)
+        for n in range(5):
+            live.add_message(session, chat, live.STAFF, f"bericht {n}")
+    got = []
+    for _ in range(4):
+        got += read_texts(live_engine, cursor, limit=2)
+        clock.now += live.COMMIT_GRACE_SECONDS + 1  # the floor rises after every read
+    assert got == [f"bericht {n}" for n in range(5)]
+    with session_scope(live_engine) as session:
+        live.add_message(session, session.get(LiveChat, chat_id), live.STAFF, "nog een")
+    assert read_texts(live_engine, cursor) == ["nog een"]
+
+
+def test_a_reconnect_gets_the_last_moments_again_and_older_messages_not(live_engine):
+    chat_id = start_chat(live_engine)
+    now = live.utcnow()
+    with session_scope(live_engine) as session:
+        chat = session.get(LiveChat, chat_id)
+        old, _ = live.add_message(session, chat, live.STAFF, "lang geleden", now=now - timedelta(minutes=5))
+        older, _ = live.add_message(session, chat, live.STAFF, "net", now=now - timedelta(seconds=2))
+        newest, _ = live.add_message(session, chat, live.STAFF, "nu", now=now)
+        session.flush()
+        ids = old.id, older.id, newest.id
+    with session_scope(live_engine) as session:
+        # The widget had "nu"; "net" may have committed after it, so it comes again.
+        assert [i.text for i in live.replay(session, "conv-1", ids[2], now=now)] == ["net", "nu"]
+        assert live.resume_floor(session, ids[2], now=now) == ids[1] - 1
+        # A minute later only what is newer than what it had.
+        later = now + timedelta(minutes=1)
+        assert live.replay(session, "conv-1", ids[2], now=later) == []
+        assert [i.text for i in live.replay(session, "conv-1", ids[0], now=later)] == ["net", "nu"]
 
 
 def test_retention_removes_ended_chats_and_keeps_open_ones(live_engine):
