@@ -380,7 +380,8 @@ def write_report(r: Dict[str, Any]) -> None:
         "On PostgreSQL a stored message wakes the gateway and the console's event streams at once",
         "(LISTEN/NOTIFY, bot/live/wake.py); without it (SQLite, or a listener that lost its connection)",
         "they find it at their next poll of the database: every 0.25 s (gateway) and 0.5 s (console).",
-        "Each open console page still reads the queue and the messages at every poll.",
+        "Each open console page still reads the queue and the messages at every poll."
+        + ("" if r["listen"] else " This run had GIDS_LIVE_LISTEN=0: polling only, for comparison."),
         "",
         f"The wait for a staff member is the queue, not the software: {r['staff']} staff members took "
         f"{r['people']} people one chat at a time, so the last waited for about "
