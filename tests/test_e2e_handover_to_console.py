@@ -18,7 +18,7 @@ from bot.db.models import Handover, Partner
 from bot.handover.notify import partner_webhook_secret, verify_webhook
 from bot.handover.outbox import deliver_due
 from tests.conftest import free_port
-from tests.handover.test_webhook_security import tls_cert  # noqa: F401  (a fixture)
+from tests.handover.conftest import tls_cert  # noqa: F401  (a fixture)
 from tests.console.conftest import add_staff, console, login
 
 pytestmark = pytest.mark.model

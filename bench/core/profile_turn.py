@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-LINES = ["hoi", "ik heb schulden", "Zwolle", "nee", "doei"]
+from bench.gateway.overhead import LINES, pct  # noqa: E402
 ACTION_TOKEN = "bench-action-token"
 PARTS = ("parse", "predict", "actions", "store_load", "store_save")
 
@@ -88,11 +88,6 @@ def action_server(db_url: str):
         proc.terminate()
         proc.wait(30)
         log.close()
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else 0.0
 
 
 async def run(args, work: Path) -> dict:

@@ -51,8 +51,9 @@ def post(url: str, body: dict, headers: dict) -> tuple:
 
 
 def pct(values, q):
+    """The q-quantile (0..1) of values, by the nearest index; 0.0 for none."""
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else 0.0
 
 
 def measure(gateway: str, core: str, token: str, turns: int) -> dict:

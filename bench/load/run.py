@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -184,16 +184,20 @@ class Stack:
         return self.gateway
 
 
-def rss_kb(pid: int) -> Dict[str, int]:
-    """VmRSS and VmHWM of a process and its children (kB)."""
-    out = {"rss": 0, "hwm": 0}
+def _family(pid: int) -> List[int]:
     pids = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids += [int(p) for p in (task / "children").read_text().split()]
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def rss_kb(pid: int) -> Dict[str, int]:
+    """VmRSS and VmHWM of a process and its children (kB)."""
+    out = {"rss": 0, "hwm": 0}
+    for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -417,6 +421,41 @@ async def warm_up(core_urls: List[str]) -> None:
                     await r.read()
 
 
+def _cpu_of(pids: Iterable[int]) -> float:
+    """User + system CPU seconds of these processes (fields 14 and 15 of /proc/PID/stat)."""
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _by_name(*names: str) -> List[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_seconds(stack: Stack) -> Dict[str, float]:
+    """CPU used so far per process of the stack, the machine's PostgreSQL and Redis (all their
+    processes: a backend that ends during a run takes its seconds with it) and this driver."""
+    out = {name: _cpu_of(_family(proc.pid)) for name, proc in stack.procs.items()}
+    out["postgresql"] = _cpu_of(_by_name("postgres"))
+    out["redis"] = _cpu_of(_by_name("redis-server"))
+    own = os.times()
+    out["load-driver"] = own.user + own.system
+    return out
+
+
 async def sample_rss(stack: Stack, peaks: Dict[str, int], stop: asyncio.Event) -> None:
     while not stop.is_set():
         for name, proc in list(stack.procs.items()):
@@ -525,6 +564,16 @@ def write_report(results: dict) -> None:
         for run in runs:
             lines.append(f"| {run['replicas']} | " + " | ".join(
                 f"{run['peak_rss_mb'].get(n, 0):.0f}" if n in run["peak_rss_mb"] else "–" for n in names) + " |")
+        cpu_runs = [run for run in runs if run.get("cpu_ms_per_turn")]
+        if cpu_runs:
+            names = sorted({k for run in cpu_runs for k in run["cpu_ms_per_turn"]})
+            lines += ["", "CPU per answered turn, by process (ms; user + system, over the whole replica count; "
+                      "PostgreSQL and Redis: all their processes on the machine):", "",
+                      "| replicas | " + " | ".join(names) + " | all |", "|---" * (len(names) + 2) + "|"]
+            for run in cpu_runs:
+                cpu = run["cpu_ms_per_turn"]
+                lines.append(f"| {run['replicas']} | " + " | ".join(
+                    f"{cpu[n]:.1f}" if n in cpu else "–" for n in names) + f" | {sum(cpu.values()):.1f} |")
         for run in runs:
             handovers = run["handovers"]
             if run["error_samples"] or run["aborted"] or handovers["stored"] != handovers["expected"] \
@@ -573,6 +622,7 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
                   f"{args.concurrency} at once", flush=True)
             before_handovers = await asyncio.to_thread(count_handovers, db_url)
             load_before = [round(x, 2) for x in os.getloadavg()]
+            cpu_before = cpu_seconds(stack)
             peaks: Dict[str, int] = {}
             tally = Tally()
 
@@ -589,6 +639,8 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
                     "handovers": {"expected": tally.handovers_expected, "confirmed": tally.handovers_confirmed,
                                   "stored": stored, "off_script": list(tally.off_script)},
                     "peak_rss_mb": {name: round(kb / 1024) for name, kb in peaks.items()},
+                    "cpu_ms_per_turn": {name: round((used - cpu_before.get(name, 0.0)) * 1000 / answered, 1)
+                                        for name, used in cpu_seconds(stack).items()} if answered else {},
                     "vm_hwm_mb": {name: round(rss_kb(proc.pid)["hwm"] / 1024) for name, proc in stack.procs.items()},
                     "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()]}
 

@@ -7,7 +7,10 @@ database: a copy of a seeded SQLite file, or a PostgreSQL database made from a s
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import logging
+import ssl
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -111,22 +114,6 @@ class WebhookReceiver:
         return web.Response(status=int(answer) if answer.isdigit() else 500, text="nee")
 
 
-@pytest.fixture
-async def webhook_receiver():
-    receiver = WebhookReceiver()
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    receiver.url = f"http://127.0.0.1:{port}/hook"
-    yield receiver
-    receiver.release.set()
-    await runner.cleanup()
-
-
 # ------------------------------------------------------------------------------ SMTP server
 
 class MailHandler:
@@ -184,3 +171,86 @@ def _no_personal_data_in_logs(caplog):
                                         if record.exc_info else "")
         leaked = [p for p in personal if p in logged]
         assert not leaked, f"personal data in a log record of {record.name}: {leaked}"
+
+
+MASTER = "het-hoofdgeheim-van-de-tests-0123456789"
+EMPTY_ROUND = {"leased": 0, "sent": 0, "retry": 0, "failed": 0, "unrecorded": 0, "cancelled": 0}
+
+
+# ------------------------------------------------------------- webhook receivers over https
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate (its own CA) for 127.0.0.1, ::1, localhost and partner.example."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gids test receiver")])
+    now = dt.datetime.now(dt.timezone.utc)
+    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1")),
+             x509.DNSName("localhost"), x509.DNSName("partner.example")]
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(names), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("webhook-tls")
+    cert_file, key_file = folder / "receiver.pem", folder / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture
+def no_webhook_settings(monkeypatch):
+    """None of the webhook settings from the machine the tests run on."""
+    for name in ("GIDS_WEBHOOK_ALLOW", "GIDS_WEBHOOK_CA_FILE", "GIDS_WEBHOOK_SECRET", "HTTPS_PROXY",
+                 "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def local_webhooks(monkeypatch, tls_cert, no_webhook_settings):
+    """The settings of an administrator who allows the local test receivers: 127.0.0.1 and
+    localhost in GIDS_WEBHOOK_ALLOW, their certificate in GIDS_WEBHOOK_CA_FILE, a master secret."""
+    monkeypatch.setenv("GIDS_WEBHOOK_ALLOW", "127.0.0.1, localhost")
+    monkeypatch.setenv("GIDS_WEBHOOK_CA_FILE", str(tls_cert[0]))
+    monkeypatch.setenv("GIDS_WEBHOOK_SECRET", MASTER)
+
+
+@dataclass
+class SignedReceiver(WebhookReceiver):
+    """The conftest receiver over https, keeping every request's headers as well."""
+    headers: List[dict] = field(default_factory=list)
+    port: int = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.headers.append(dict(request.headers))
+        return await super().handle(request)
+
+    def url_for(self, host: str) -> str:
+        return f"https://{host}:{self.port}/hook"
+
+
+@pytest.fixture
+async def webhook_receiver(tls_cert, no_webhook_settings):
+    """An https receiver on 127.0.0.1 (``url`` uses 127.0.0.1). Whether the worker may send to
+    it is up to the test's settings (``local_webhooks``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls_cert[0]), str(tls_cert[1]))
+    receiver = SignedReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    receiver.port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", receiver.port, ssl_context=context).start()
+    receiver.url = receiver.url_for("127.0.0.1")
+    yield receiver
+    receiver.release.set()
+    await runner.cleanup()

@@ -24,9 +24,7 @@ from bot.handover import handover_dict, utcnow
 from bot.handover import notify, outbox
 from bot.handover.outbox import BACKOFF_BASE, BACKOFF_CAP, LEASE, deliver_due, enqueue
 from tests.conftest import free_port
-from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, TRANSCRIPT
-from tests.handover.test_webhook_security import (  # noqa: F401  (fixtures: the https receiver)
-    EMPTY_ROUND, MASTER, local_webhooks, no_webhook_settings, tls_cert, webhook_receiver)
+from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, EMPTY_ROUND, MASTER, TRANSCRIPT
 
 SECOND = dt.timedelta(seconds=1)
 SQLITE_ONLY = pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)

@@ -18,9 +18,7 @@ from bot.db.models import OutboxMessage
 from bot.handover import utcnow
 from bot.handover.worker import PURGE_EVERY, PURGE_RETRY, Worker
 from tests.conftest import ROOT, free_port
-from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, TRANSCRIPT
-from tests.handover.test_webhook_security import (  # noqa: F401  (fixtures: the https receiver)
-    EMPTY_ROUND, local_webhooks, no_webhook_settings, tls_cert, webhook_receiver)
+from tests.handover.conftest import CONTACT_NAME, CONTACT_PHONE, EMPTY_ROUND, TRANSCRIPT
 
 SQLITE_ONLY = pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
 
