@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import aiohttp_session
 from aiohttp import web
@@ -32,6 +32,9 @@ from .auth import Staff
 from .common import ENGINE, client_ip, flash, in_db, render
 
 EVENT_POLL_SECONDS = 0.5
+# Each page reads the queue and its messages at every wake-up: at most this often, so dozens of
+# open pages and a burst of messages cost pages × 20 rounds a second, not pages × messages.
+EVENT_MIN_ROUND_SECONDS = 0.05
 STREAM_SECONDS = 300       # a stream ends after this; EventSource reconnects through the login check
 KEEPALIVE_SECONDS = 15
 CHAT = r"{chat:[0-9]{1,12}}"
@@ -265,15 +268,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     cursor = live.FeedCursor(await in_db(request, live.resume_floor, after))
     waker = waker_for(request.app[ENGINE])
 
-    def read_messages(session: Session) -> List[Dict[str, Any]]:
-        return cursor.read(session, lambda s, where, limit: messages_after(s, staff, where, limit),
-                           id_of=lambda m: m["id"], limit=200)
+    def read_round(session: Session) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+        """The queue and the new messages, in one transaction."""
+        return snapshot(session, staff), cursor.read(
+            session, lambda s, where, limit: messages_after(s, staff, where, limit), id_of=lambda m: m["id"],
+            limit=200)
 
     await response.write(b"retry: 2000\n\n")
     try:
         while loop.time() < ends:
-            woken = waker.seq
-            queue = await in_db(request, snapshot, staff)
+            woken, round_started = waker.seq, loop.time()
+            queue, new_messages = await in_db(request, read_round)
             # waiting_seconds changes every second: the page counts those itself
             key = json.dumps({k: v for k, v in queue.items() if k not in ("waiting", "active")}, sort_keys=True) + \
                 json.dumps([[c["id"], c["status"], c["staff_name"], c["crisis"]] for c in queue["waiting"] + queue["active"]])
@@ -281,13 +286,14 @@ async def events(request: web.Request) -> web.StreamResponse:
                 last_queue = key
                 await response.write(_event("queue", queue))
                 quiet_since = loop.time()
-            for message in await in_db(request, read_messages):
+            for message in new_messages:
                 await response.write(_event("message", message, event_id=message["id"]))
                 quiet_since = loop.time()
             if loop.time() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": keepalive\n\n")
                 quiet_since = loop.time()
             await waker.wait(woken, EVENT_POLL_SECONDS)  # a new message wakes it (PostgreSQL)
+            await asyncio.sleep(max(0.0, round_started + EVENT_MIN_ROUND_SECONDS - loop.time()))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response
