@@ -111,7 +111,6 @@ class StaffMember:
         self.session: Optional[aiohttp.ClientSession] = None
         self.csrf = ""
         self.seen: Counter = Counter()             # person messages in the event stream, by id (raw)
-        self.person_seen_at: Dict[int, float] = {}
         self.person_seen_by_words: Dict[str, float] = {}  # first words (before the redacted number)
         self.inbox: Dict[int, asyncio.Queue] = {}  # chat id → person messages
         self.queue: List[dict] = []
@@ -160,7 +159,6 @@ class StaffMember:
                                 self.seen[message["id"]] += 1
                                 # The page shows each id once: a reconnect sends the last moments again.
                                 if self.seen[message["id"]] == 1:
-                                    self.person_seen_at[message["id"]] = time.monotonic()
                                     self.person_seen_by_words[message["text"].split(".")[0]] = time.monotonic()
                                     self.inbox.setdefault(message["chat"], asyncio.Queue()).put_nowait(message)
                         block = {}
@@ -316,10 +314,8 @@ async def main() -> None:
         "person_messages_with_the_number_stored": sum("12345678" in (r.text or "") for r in person_rows),
         "staff_messages_stored": len(staff_rows), "staff_messages_not_shown": len(lost_staff),
         "raw_repeats_dropped_by_widget": raw_repeats,
-        "staff_to_person_ms": {q: round(pct(to_person, v) * 1000, 1) for q, v in (("p50", .5), ("p95", .95), ("p99", .99))}
-        if to_person else None,
-        "person_to_staff_ms": {q: round(pct(to_staff, v) * 1000, 1) for q, v in (("p50", .5), ("p95", .95), ("p99", .99))}
-        if to_staff else None,
+        "staff_to_person_ms": latency_ms(to_person),
+        "person_to_staff_ms": latency_ms(to_staff),
         "pickup_wait_s": {q: round(pct(picked, v), 1) for q, v in (("p50", .5), ("p95", .95), ("max", 1.0))}
         if picked else None,
         "chats": dict(statuses), "chats_picked_up": len(picked), "chats_not_resumed": len(unresumed),
@@ -331,8 +327,7 @@ async def main() -> None:
     ok = not (result["person_messages_with_the_number_stored"] or lost_person or doubled_person or lost_staff or lost_to_staff or unresumed
               or result["resumed_more_than_once"] or statuses.get("ended", 0) != args.people)
     result["verdict"] = "no message lost or doubled" if ok else "FAILED: see the counts"
-    suffix = "-poll" if args.no_listen else ""
-    (HERE / f"results{suffix}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (HERE / f"results{variant(result)}.json").write_text(json.dumps(result, indent=2) + "\n")
     write_report(result)
     await core.stop()
     engine.dispose()
@@ -340,6 +335,17 @@ async def main() -> None:
     print(json.dumps(result, indent=2))
     if not ok:
         sys.exit(1)
+
+
+def latency_ms(seconds: List[float]) -> Optional[Dict[str, float]]:
+    if not seconds:
+        return None
+    return {q: round(pct(seconds, v) * 1000, 1) for q, v in (("p50", .5), ("p95", .95), ("p99", .99))}
+
+
+def variant(r: Dict[str, Any]) -> str:
+    """The file name's suffix: a run with GIDS_LIVE_LISTEN=0 does not overwrite the main report."""
+    return "" if r["listen"] else "-poll"
 
 
 def write_report(r: Dict[str, Any]) -> None:
@@ -389,7 +395,7 @@ def write_report(r: Dict[str, Any]) -> None:
         f"are stored redacted: {r.get('person_messages_with_the_number_stored', '?')} stored with the number.",
         "",
     ]
-    (HERE / f"REPORT{'' if r['listen'] else '-poll'}.md").write_text("\n".join(lines))
+    (HERE / f"REPORT{variant(r)}.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

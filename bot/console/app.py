@@ -8,7 +8,6 @@ handlers share (the app's settings, ``in_db``, client addresses, ``render``) is 
 from __future__ import annotations
 
 import asyncio
-
 import hashlib
 import logging
 import os

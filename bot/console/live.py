@@ -91,10 +91,10 @@ def _names(session: Session, ids) -> Dict[int, str]:
     return {i: (d or u).split()[0] for i, d, u in rows}
 
 
-def messages_after(session: Session, staff: Staff, after: Any, limit: int = 200) -> List[Dict[str, Any]]:
-    """The messages this staff member may see after id ``after`` (or matching a FeedCursor's condition)."""
+def messages_after(session: Session, staff: Staff, where: Any, limit: int = 200) -> List[Dict[str, Any]]:
+    """The messages this staff member may see that match ``where`` (a FeedCursor's condition)."""
     rows = session.execute(select(LiveMessage).join(LiveChat, LiveChat.id == LiveMessage.chat_id)
-                           .where(LiveMessage.id > after if isinstance(after, int) else after, _visible(staff))
+                           .where(where, _visible(staff))
                            .order_by(LiveMessage.id).limit(limit)).scalars().all()
     names = _names(session, (m.user_id for m in rows))
     return [_message(m, names) for m in rows]

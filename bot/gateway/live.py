@@ -130,11 +130,9 @@ class LiveDesk:
         next_sweep = 0.0
         waker: Optional[Waker] = None
         while True:
-            woken = waker.seq if waker is not None else 0
             try:
-                if waker is None:
-                    waker = waker_for(self.engine)
-                    woken = waker.seq
+                waker = waker or waker_for(self.engine)
+                woken = waker.seq  # before the reads: a commit during them ends the next wait at once
                 if cursor is None:
                     # Only what is new from now: a web chat asks for what it missed when it
                     # reconnects, and the sweep sends WhatsApp messages nobody sent.

@@ -497,9 +497,9 @@ def _items(session: Session, where, limit: int) -> List[FeedItem]:
             for m, conv, channel, status, staff_name in rows]
 
 
-def feed(session: Session, after: Any, limit: int = 500) -> List[FeedItem]:
-    """Every message stored after id ``after`` (or matching a FeedCursor's condition), oldest first."""
-    return _items(session, LiveMessage.id > after if isinstance(after, int) else after, limit)
+def feed(session: Session, where: Any, limit: int = 500) -> List[FeedItem]:
+    """Every message that matches ``where`` (a FeedCursor's condition), oldest first."""
+    return _items(session, where, limit)
 
 
 def items(session: Session, message_ids: Sequence[int]) -> List[FeedItem]:

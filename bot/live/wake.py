@@ -118,22 +118,22 @@ class Waker:
                         pass
 
 
-_WAKERS: Dict[int, Waker] = {}
+_WAKERS: Dict[Engine, Waker] = {}
 _WAKERS_LOCK = threading.Lock()
 
 
 def waker_for(engine: Engine) -> Waker:
     """The process's one listener for this engine, started on first use."""
     with _WAKERS_LOCK:
-        waker = _WAKERS.get(id(engine))
-        if waker is None or waker.engine is not engine:
-            waker = _WAKERS[id(engine)] = Waker(engine).start()
+        waker = _WAKERS.get(engine)
+        if waker is None:
+            waker = _WAKERS[engine] = Waker(engine).start()
         return waker
 
 
 def release(engine: Engine) -> None:
     """Stops this engine's listener (an app's cleanup); a later ``waker_for`` starts a new one."""
     with _WAKERS_LOCK:
-        waker = _WAKERS.pop(id(engine), None)
-    if waker is not None and waker.engine is engine:
+        waker = _WAKERS.pop(engine, None)
+    if waker is not None:
         waker.stop()

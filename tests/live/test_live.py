@@ -226,7 +226,7 @@ def test_feed_and_replay(live_engine):
                                         (live.SYSTEM, "alleen voor staf", False)):
             live.add_message(session, chat, author, text, to_person=to_person)
     with session_scope(live_engine) as session:
-        assert [i.text for i in live.feed(session, start)] == ["hoi", "hallo", "alleen voor staf"]
+        assert [i.text for i in live.feed(session, LiveMessage.id > start)] == ["hoi", "hallo", "alleen voor staf"]
         assert [i.text for i in live.replay(session, "conv-1", start)] == ["hallo"]
         assert live.replay(session, "someone-else", 0) == []
 
@@ -272,7 +272,7 @@ def test_a_message_that_commits_after_a_higher_id_is_still_read_once(fresh_seede
         assert read_texts(engine, cursor) == []
         # The old way, reading after the highest id read, never saw it.
         with session_scope(engine) as session:
-            assert [i.text for i in live.feed(session, fast.id)] == []
+            assert [i.text for i in live.feed(session, LiveMessage.id > fast.id)] == []
         clock.now += live.COMMIT_GRACE_SECONDS + 1
         assert read_texts(engine, cursor) == []
         assert cursor.floor >= fast.id and not cursor.seen  # nothing to remember once the grace passed
